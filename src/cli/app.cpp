@@ -1,0 +1,4 @@
+#include "fathom/cli/app.h"
+namespace fathom::cli {
+int main(int, char**) { return 0; }
+}
