@@ -30,6 +30,19 @@ inline constexpr const char* kCls = "[CLS]";
 inline constexpr const char* kSep = "[SEP]";
 inline constexpr const char* kMask = "[MASK]";
 
+// Text normalization of BERT's basic tokenizer, shared by both kinds. Kept in
+// the bundle (options_json) because a vocabulary is only meaningful together
+// with the normalization it was built with.
+struct TokenizerOptions {
+  bool lowercase = true;
+  // Unset: strip accents exactly when lowercasing (BERT's rule); set: as given.
+  std::optional<bool> strip_accents;
+  bool split_cjk = true;                        // every CJK ideograph is its own word
+  std::int32_t max_input_chars_per_word = 100;  // wordpiece: longer words -> [UNK]
+
+  bool strips_accents() const { return strip_accents.value_or(lowercase); }
+};
+
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;

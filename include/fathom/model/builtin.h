@@ -29,10 +29,16 @@ struct BuiltinConfig {
   std::int64_t pad_id = 0;
   std::uint64_t seed = 1;            // initialisation seed
   std::string to_json() const;
+  // Missing keys keep their defaults; an unknown key, a wrong type or bad
+  // JSON throws InputError(source, 0, key, ...). Sizes are checked by make_builtin.
   static BuiltinConfig from_json(const std::string& json_text, const std::string& source = "config");
 };
 
 // Throws UsageError for an unknown architecture or invalid sizes.
 std::shared_ptr<Model> make_builtin(const BuiltinConfig& config);
+
+// The config a model was made from if it came from make_builtin, else nullptr
+// (bundles write it to fathom.json; the pointer lives as long as the model).
+const BuiltinConfig* builtin_config(const Model& model);
 
 }  // namespace fathom::model
