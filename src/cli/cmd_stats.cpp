@@ -10,6 +10,7 @@
 #include "fathom/data/corpus.h"
 #include "fathom/data/corpus_stats.h"
 #include "fathom/data/tokenizer_factory.h"
+#include "fathom/data/words.h"
 
 namespace fathom::cli {
 
@@ -34,10 +35,20 @@ Registered register_stats(CLI::App& app, Context& ctx) {
             auto& c = ctx.comm();
             if (o->tokenizer == "wordpiece" && o->vocab.empty())
               throw UsageError("stats: --tokenizer wordpiece needs --vocab vocab.txt");
-            std::shared_ptr<data::Tokenizer> tok =
-                data::make_stats_tokenizer(o->tokenizer, o->vocab, o->lowercase);
+            // Without a vocabulary, count the words themselves; with one,
+            // count what the model would see (unknown words as [UNK]).
+            data::CorpusStats::Tokenize tokenize;
+            if (o->vocab.empty()) {
+              data::TokenizerOptions topt;
+              topt.lowercase = o->lowercase;
+              tokenize = [topt](std::string_view t) { return data::basic_words(t, topt); };
+            } else {
+              std::shared_ptr<data::Tokenizer> tok = data::load_tokenizer(
+                  o->tokenizer, o->vocab, std::string("{\"lowercase\":") + (o->lowercase ? "true" : "false") + "}");
+              tokenize = [tok](std::string_view t) { return tok->tokenize(t); };
+            }
             data::CorpusOptions copt = corpus_options(o->corpus_flags);
-            data::CorpusStats stats([tok](std::string_view t) { return tok->tokenize(t); });
+            data::CorpusStats stats(tokenize);
             std::int64_t n = data::count_records(o->corpus, copt);
             data::Range range = data::shard_range(n, c.rank(), c.size());
             data::CorpusReader reader(o->corpus, copt, range);
@@ -57,7 +68,7 @@ Registered register_stats(CLI::App& app, Context& ctx) {
             std::vector<std::int64_t> counts;
             auto all = c.all_gatherv(mine.data(), std::int64_t(mine.size()), comm::DType::u8, &counts);
             if (c.is_root()) {
-              data::CorpusStats merged([tok](std::string_view t) { return tok->tokenize(t); });
+              data::CorpusStats merged(tokenize);
               std::size_t off = 0;
               for (auto k : counts) {
                 merged.merge(data::CorpusStats::deserialize(std::string(all.begin() + off, all.begin() + off + k)));

@@ -1,4 +1,8 @@
 // BuiltinConfig <-> JSON (the "config" object of a builtin bundle's fathom.json).
+#include <algorithm>
+#include <iterator>
+#include <type_traits>
+
 #include <nlohmann/json.hpp>
 
 #include "fathom/core/error.h"

@@ -2,15 +2,12 @@
 // filter (globs + groups) and per-rank thread counts.
 #include "fathom/model/model.h"
 
-#include <sched.h>
-
 #include <algorithm>
-#include <cstdlib>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include "fathom/core/error.h"
+#include "fathom/core/threads.h"
 
 namespace fathom::model {
 
@@ -111,36 +108,9 @@ std::vector<NamedParameter> select_parameters(Model& model, const std::string& f
   return out;
 }
 
-namespace {
-
-int cores_available() {
-  // The affinity mask respects taskset/cgroup cpusets (Slurm binds ranks this
-  // way); hardware_concurrency would count cores we may not use.
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    int n = CPU_COUNT(&set);
-    if (n > 0) return n;
-  }
-  unsigned hc = std::thread::hardware_concurrency();
-  return hc > 0 ? static_cast<int>(hc) : 1;
-}
-
-int ranks_on_this_node() {
-  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"}) {
-    if (const char* v = std::getenv(var)) {
-      // SLURM_NTASKS_PER_NODE may read "4(x2)"; atoi stops at the first non-digit.
-      int n = std::atoi(v);
-      if (n > 0) return n;
-    }
-  }
-  return 1;
-}
-
-}  // namespace
-
 int configure_threads(int requested) {
-  int threads = requested > 0 ? requested : std::max(1, cores_available() / ranks_on_this_node());
+  // cores (affinity mask) / ranks on this node, so co-located ranks don't oversubscribe.
+  int threads = threads_per_rank(requested);
   torch::set_num_threads(threads);
   return threads;
 }

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "fathom/model/train.h"
+#include "train_internal.h"
 
 namespace fathom::model {
 namespace {
@@ -46,6 +47,14 @@ std::vector<std::int64_t> epoch_permutation(std::int64_t n, std::uint64_t seed, 
     std::swap(order[std::size_t(i)], order[std::size_t(j)]);
   }
   return order;
+}
+
+std::uint64_t dropout_seed(std::uint64_t seed, std::int64_t epoch) {
+  // A stream distinct from the shuffle's (different multiplier), so the
+  // dropout masks are not a function of the example order.
+  SplitMix64 rng(seed ^ (std::uint64_t(epoch) * 0x9FB21C651E98DF25ULL));
+  rng.next();
+  return rng.next() >> 1;  // torch::manual_seed takes uint64; keep it positive for readability in logs
 }
 
 }  // namespace fathom::model
