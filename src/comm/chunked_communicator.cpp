@@ -97,9 +97,9 @@ std::vector<std::uint8_t> ChunkedCommunicator::all_gatherv(const void* send, std
   ArmedScope armed(watchdog_.get(), "all_gatherv");
   const std::size_t es = dtype_size(dtype);
   const int p = size();
-  std::vector<std::int64_t> counts(std::size_t(p), 0);
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(p), 0);
   raw_all_gather(&count, 1, counts.data(), 1, DType::i64);
-  std::vector<std::int64_t> displs(std::size_t(p), 0);
+  std::vector<std::int64_t> displs(static_cast<std::size_t>(p), 0);
   std::exclusive_scan(counts.begin(), counts.end(), displs.begin(), std::int64_t(0));
   const std::int64_t total = displs.back() + counts.back();
   if (counts_out) *counts_out = counts;
@@ -107,7 +107,7 @@ std::vector<std::uint8_t> ChunkedCommunicator::all_gatherv(const void* send, std
   std::vector<std::uint8_t> out(std::size_t(total) * es);
   if (total == 0) return out;
   const std::int64_t chunk = effective_chunk(max_chunk());
-  std::vector<int> n(std::size_t(p)), d(std::size_t(p));
+  std::vector<int> n(static_cast<std::size_t>(p)), d(static_cast<std::size_t>(p));
 
   if (total <= chunk) {  // One call: every count and displacement fits in an int.
     for (int r = 0; r < p; ++r) n[r] = int(counts[r]), d[r] = int(displs[r]);

@@ -15,6 +15,62 @@ namespace u = unicode;
 // only such code points.
 bool splits_words(char32_t cp) { return u::is_whitespace(cp) || cp == 0x2028 || cp == 0x2029; }
 
+// _clean_text deletes these before anything else looks at the text.
+bool removed_by_cleaning(char32_t cp) { return cp == 0 || cp == 0xFFFD || u::is_control(cp); }
+
+// Python's str.lower() maps U+03A3 to final sigma U+03C2 when it ends a word:
+// preceded by a cased letter and not followed by one, ignoring
+// case-ignorable characters in between. The "word" is BERT's
+// whitespace-separated token after cleaning and CJK padding.
+class SigmaContext {
+ public:
+  SigmaContext(std::string_view text, bool split_cjk) : text_(text), split_cjk_(split_cjk) {}
+
+  bool is_final(std::size_t begin, std::size_t end) const {
+    bool cased_before = false;
+    for (std::size_t pos = begin; pos > 0;) {
+      std::size_t start = pos - 1;
+      while (start > 0 && pos - start < 4 && (static_cast<unsigned char>(text_[start]) & 0xC0) == 0x80) --start;
+      std::size_t next = start;
+      char32_t c = decode_utf8(text_, next);
+      if (next != pos) {  // byte pos-1 is not the end of a valid sequence: a dropped invalid byte
+        --pos;
+        continue;
+      }
+      pos = start;
+      if (skipped(c)) continue;
+      cased_before = !bounds_word(c) && u::is_cased(c);
+      break;
+    }
+    if (!cased_before) return false;
+    for (std::size_t pos = end; pos < text_.size();) {
+      char32_t c = decode_utf8(text_, pos);
+      if (skipped(c)) continue;
+      return bounds_word(c) || !u::is_cased(c);
+    }
+    return true;
+  }
+
+ private:
+  static bool skipped(char32_t c) { return removed_by_cleaning(c) || u::is_case_ignorable(c); }
+  bool bounds_word(char32_t c) const { return splits_words(c) || (split_cjk_ && u::is_cjk(c)); }
+
+  std::string_view text_;
+  bool split_cjk_;
+};
+
+// Python's str.lower() of one code point in context (full mapping, which
+// differs from the simple one only for U+0130 and the final sigma).
+std::size_t lower_full(char32_t cp, const SigmaContext& ctx, std::size_t b, std::size_t e, char32_t* out) {
+  if (cp == 0x130) {  // "İ" -> "i" + COMBINING DOT ABOVE
+    out[0] = 'i';
+    out[1] = 0x307;
+    return 2;
+  }
+  out[0] = cp == 0x3A3 ? (ctx.is_final(b, e) ? 0x3C2 : 0x3C3) : u::to_lower(cp);
+  return 1;
+}
+
 // The word being assembled plus its per-byte source spans.
 struct WordBuffer {
   std::string text;
@@ -40,13 +96,15 @@ void BasicTokenizer::run(std::string_view text, const std::function<void(const B
     throw UsageError("text of " + std::to_string(text.size()) + " bytes is too long to tokenize (limit 2 GiB)");
   }
   WordBuffer word;
+  const SigmaContext sigma(text, split_cjk_);
+  char32_t lowered[2];
   char32_t parts[u::kMaxDecomposition];
   for (std::size_t pos = 0; pos < text.size();) {
     auto b = static_cast<std::int32_t>(pos);
     char32_t cp = decode_utf8(text, pos);
     auto e = static_cast<std::int32_t>(pos);
     // _clean_text: these vanish without separating their neighbours.
-    if (cp == 0 || cp == 0xFFFD || u::is_control(cp)) continue;
+    if (removed_by_cleaning(cp)) continue;
     if (splits_words(cp)) {
       word.flush(visit);
       continue;
@@ -54,23 +112,27 @@ void BasicTokenizer::run(std::string_view text, const std::function<void(const B
     // _tokenize_chinese_chars pads ideographs with spaces (before lowercasing).
     bool cjk = split_cjk_ && u::is_cjk(cp);
     if (cjk) word.flush(visit);
-    if (lowercase_) cp = u::to_lower(cp);
-    std::size_t n = 1;
-    parts[0] = cp;
-    if (strip_accents_) n = u::decompose(cp, parts);
-    for (std::size_t i = 0; i < n; ++i) {
-      char32_t c = parts[i];
-      if (strip_accents_ && u::is_nonspacing_mark(c)) continue;
-      // Punctuation is judged after normalization, as in BERT (U+2260 "≠"
-      // decomposes to "=" + U+0338 and so splits off).
-      if (u::is_punctuation(c)) {
-        word.flush(visit);
-        word.push(c, b, e);
-        word.flush(visit);
-      } else if (splits_words(c)) {
-        word.flush(visit);
-      } else {
-        word.push(c, b, e);
+    std::size_t n_lowered = 1;
+    lowered[0] = cp;
+    if (lowercase_) n_lowered = lower_full(cp, sigma, b, e, lowered);
+    for (std::size_t k = 0; k < n_lowered; ++k) {
+      std::size_t n = 1;
+      parts[0] = lowered[k];
+      if (strip_accents_) n = u::decompose(lowered[k], parts);
+      for (std::size_t i = 0; i < n; ++i) {
+        char32_t c = parts[i];
+        if (strip_accents_ && u::is_nonspacing_mark(c)) continue;
+        // Punctuation is judged after normalization, as in BERT (U+2260 "≠"
+        // decomposes to "=" + U+0338 and so splits off).
+        if (u::is_punctuation(c)) {
+          word.flush(visit);
+          word.push(c, b, e);
+          word.flush(visit);
+        } else if (splits_words(c)) {
+          word.flush(visit);
+        } else {
+          word.push(c, b, e);
+        }
       }
     }
     if (cjk) word.flush(visit);

@@ -65,6 +65,33 @@ class RecordSource {
   virtual bool validates_utf8() const = 0;
 };
 
+// Fast path for one JSONL line (corpus_jsonl_scan.cpp): a strict JSON object
+// scanner that fills the wanted top-level fields. Returns true only for a
+// well-formed object whose wanted fields have accepted types and whose values
+// nlohmann would produce identically; on false the caller re-parses with
+// nlohmann, which either accepts the line or explains the error.
+class JsonFieldScanner {
+ public:
+  explicit JsonFieldScanner(const CorpusOptions& options);
+  bool scan(std::string_view line, RawRecord& out);
+
+ private:
+  void ws();
+  bool eat(char c);
+  bool read_u4(std::uint32_t& v);
+  bool string(std::string_view& out, std::string& buf);
+  bool number(bool& integer);  // sets number_
+  bool literal(const char* word);
+  bool skip_value(int depth);
+  bool wanted_value(int role, RawRecord& out);
+
+  std::string names_[4];  // id, text, pair, label ("" = not read)
+  const char* p_ = nullptr;
+  const char* end_ = nullptr;
+  std::string key_buf_, scratch_;  // decoded strings that contain escapes
+  std::string_view number_;
+};
+
 // Resolves "auto" and checks the options; throws UsageError.
 std::string resolve_format(const std::string& path, const CorpusOptions& options);
 // Opens the source for a resolved format (reads the tsv/csv header).

@@ -1,6 +1,7 @@
-// JSONL source. Each line goes through nlohmann's SAX parser with a handler
-// that copies only the wanted fields: no DOM is built, so a record costs one
-// lexer pass plus copies of the values, and type errors name the exact field.
+// JSONL source. A line is first tried with the fast scanner
+// (corpus_jsonl_scan.cpp); if it declines, nlohmann's SAX parser runs with a
+// handler that copies only the wanted fields (no DOM), so type and syntax
+// errors name the exact field and carry nlohmann's own explanation.
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -158,7 +159,8 @@ class Handler {
 
 class JsonlSource final : public RecordSource {
  public:
-  JsonlSource(const std::string& path, const CorpusOptions& o) : lines_(path), handler_(o) {}
+  JsonlSource(const std::string& path, const CorpusOptions& o)
+      : lines_(path), scanner_(o), handler_(o) {}
 
   bool advance() override {
     while (lines_.next(line_)) {
@@ -171,6 +173,8 @@ class JsonlSource final : public RecordSource {
   bool validates_utf8() const override { return true; }
 
   void parse(RawRecord& out) override {
+    if (scanner_.scan(line_, out)) return;  // fast path: nearly every good line
+    // Slow path: nlohmann decides (and words the error).
     out.has_id = out.has_text = out.has_pair = out.has_label = false;
     handler_.reset(&out);
     bool ok = json::sax_parse(line_.begin(), line_.end(), &handler_, json::input_format_t::json,
@@ -194,6 +198,7 @@ class JsonlSource final : public RecordSource {
  private:
   LineReader lines_;
   std::string_view line_;
+  JsonFieldScanner scanner_;
   Handler handler_;
 };
 

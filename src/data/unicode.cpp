@@ -53,6 +53,16 @@ bool is_cjk(char32_t cp) {
 
 bool is_nonspacing_mark(char32_t cp) { return cp >= 0x300 && in_table(tables::kNonspacing, cp); }
 
+bool is_cased(char32_t cp) {
+  if (cp < 0x80) return (cp >= 'A' && cp <= 'Z') || (cp >= 'a' && cp <= 'z');
+  return in_table(tables::kCased, cp);
+}
+
+bool is_case_ignorable(char32_t cp) {
+  if (cp < 0x80) return cp == '\'' || cp == '.' || cp == ':' || cp == '^' || cp == '`';
+  return in_table(tables::kCaseIgnorable, cp);
+}
+
 char32_t to_lower(char32_t cp) {
   if (cp < 0x80) return (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
   const tables::LowerRun* end = tables::kLower.data + tables::kLower.size;

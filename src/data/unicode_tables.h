@@ -42,6 +42,8 @@ extern const RangeTable kWhitespace;
 extern const RangeTable kControl;
 extern const RangeTable kPunctuation;
 extern const RangeTable kNonspacing;
+extern const RangeTable kCased;
+extern const RangeTable kCaseIgnorable;
 extern const LowerTable kLower;
 extern const DecompTable kDecomp;
 

@@ -18,6 +18,20 @@
 
 namespace fathom::model {
 
+// ---- inputs (train_setup.cpp) ---------------------------------------------
+// Throws UsageError naming the first bad option.
+void validate_train_options(const TrainOptions& options);
+
+struct TrainData {
+  std::vector<data::Example> train;  // whole training corpus, on every rank
+  std::vector<data::Example> dev;    // whole dev corpus (empty without one)
+  std::vector<std::string> labels;   // class i = labels[i]
+  std::shared_ptr<data::Tokenizer> tokenizer;
+};
+// COLLECTIVE. Every rank reads the corpora; rank 0 builds (or reads) the
+// vocabulary and broadcasts its tokens.
+TrainData load_train_data(const TrainOptions& options, comm::Communicator& comm);
+
 // ---- configuration (train_config.cpp) ------------------------------------
 std::string config_hash(const std::string& config_json);
 // "key was X, now Y; ..." for every top-level key that differs ("" if none

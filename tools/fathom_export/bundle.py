@@ -7,6 +7,7 @@ import os
 
 import torch
 
+from .tokenizer import SPECIALS
 from .train import make_batch
 
 # Texts checked by tests/model/parity_test.cpp. The first BATCH_TEXTS form
@@ -51,7 +52,7 @@ def write_bundle(out, scripted, tokenizer, labels, architecture, max_length, ext
         "architecture": architecture,
         "tokenizer": tokenizer.options(),
         "max_length": max_length,
-        "special_tokens": {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"},
+        "special_tokens": {t: tokenizer.index[t] for t in SPECIALS if t in tokenizer.index},
         "labels": list(labels),
         "vocab_size": int(matrix.shape[0]),
         "embedding_dim": int(matrix.shape[1]),

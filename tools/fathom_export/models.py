@@ -104,7 +104,7 @@ ARCHITECTURES = {"bert": "bert-small", "bilstm": "bilstm"}
 def make_model(arch, vocab_size, num_labels, embedding_dim=64, hidden=64, layers=2, heads=4,
                ff=None, max_length=64, dropout=0.1, pad_id=0):
     if arch == "bert":
-        encoder = BertEncoder(embedding_dim, hidden, layers, heads, ff or 4 * hidden, max_length,
+        encoder = BertEncoder(embedding_dim, hidden, layers, heads, ff or 2 * hidden, max_length,
                               dropout=dropout)
         embeddings = nn.Embedding(vocab_size, embedding_dim)
     elif arch == "bilstm":

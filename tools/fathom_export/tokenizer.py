@@ -96,7 +96,8 @@ class WordpieceTokenizer:
             return cls([line.rstrip("\r\n") for line in f], **kw)
 
     def options(self):
-        return {"kind": "wordpiece", "lowercase": self.lowercase, "strip_accents": self.strip_accents}
+        return {"kind": "wordpiece", "lowercase": self.lowercase, "strip_accents": self.strip_accents,
+                "split_cjk": True, "max_input_chars_per_word": MAX_CHARS_PER_WORD}
 
     def wordpiece(self, word):
         if len(word) > MAX_CHARS_PER_WORD:

@@ -33,15 +33,24 @@ def accuracy(model, encoded, targets, pad_id, batch_size=128):
     return correct / max(1, len(encoded))
 
 
+def _batches(encoded, batch_size, gen, pool=50):
+    """Shuffled batches of similar lengths: shuffle, sort each pool of
+    `pool` batches by length, then shuffle the batches (less padding)."""
+    order = torch.randperm(len(encoded), generator=gen).tolist()
+    batches = []
+    for start in range(0, len(order), batch_size * pool):
+        chunk = sorted(order[start:start + batch_size * pool], key=lambda r: len(encoded[r][0]))
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=gen).tolist()]
+
+
 def train(model, encoded, targets, pad_id, epochs=2, batch_size=32, lr=1e-3, seed=1, log=print):
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     for epoch in range(epochs):
         model.train()
         t0, total, steps = time.time(), 0.0, 0
-        order = torch.randperm(len(encoded), generator=gen).tolist()
-        for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
+        for rows in _batches(encoded, batch_size, gen):
             ids, mask, type_ids = make_batch(encoded, rows, pad_id)
             loss = F.cross_entropy(model(ids, mask, type_ids), targets[rows])
             opt.zero_grad()

@@ -83,7 +83,7 @@ class Communicator {
   }
   void broadcast(std::string& s, int root = 0);
   template <class T> std::vector<T> all_gather_value(T v) {
-    std::vector<T> out(std::size_t(size()));
+    std::vector<T> out(static_cast<std::size_t>(size()));  // not size_t(size()): vexing parse
     all_gather(&v, 1, out.data(), dtype_of<T>());
     return out;
   }

@@ -25,7 +25,14 @@ bool is_cjk(char32_t cp);
 // Category Mn (combining accents and other non-spacing marks).
 bool is_nonspacing_mark(char32_t cp);
 
-// Simple (one-to-one) Unicode lowercase mapping; cp itself if none.
+// Derived properties Cased and Case_Ignorable: the context of the
+// final-sigma rule (U+03A3 lowercases to U+03C2 at the end of a word).
+bool is_cased(char32_t cp);
+bool is_case_ignorable(char32_t cp);
+
+// Simple (one-to-one) Unicode lowercase mapping; cp itself if none. Differs
+// from Python's str.lower() only for U+0130 (Python: "i" + U+0307) and the
+// context-dependent final sigma; the basic tokenizer handles both.
 char32_t to_lower(char32_t cp);
 
 // Longest canonical decomposition of a single code point (U+1F82 etc.).

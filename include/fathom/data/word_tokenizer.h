@@ -11,13 +11,17 @@
 
 namespace fathom::data {
 
+// Outside the class: a nested struct with member initializers cannot be a
+// default argument of its enclosing class's members.
+struct WordBuildOptions {
+  TokenizerOptions text;       // normalization (lowercase etc.), kept by the tokenizer
+  std::int64_t min_count = 1;  // words seen fewer times become [UNK]
+  std::int64_t max_size = 0;   // vocabulary size including specials; 0 = no limit
+};
+
 class WordTokenizer : public Tokenizer {
  public:
-  struct BuildOptions {
-    TokenizerOptions text;       // normalization (lowercase etc.), kept by the tokenizer
-    std::int64_t min_count = 1;  // words seen fewer times become [UNK]
-    std::int64_t max_size = 0;   // vocabulary size including specials; 0 = no limit
-  };
+  using BuildOptions = WordBuildOptions;
 
   // Streaming vocabulary builder: memory grows with the number of distinct
   // words, not with the corpus.

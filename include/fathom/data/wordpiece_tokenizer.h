@@ -13,26 +13,28 @@
 
 namespace fathom::data {
 
+// Vocabulary learning heuristic (simple and deterministic, not BPE-style
+// merging; see Builder::finish):
+//  1. the 5 specials;
+//  2. every character c seen, as "c" and "##c" (most frequent first), so
+//     any word made of seen characters tokenizes without [UNK];
+//  3. then, by descending score (ties by token bytes) until max_size:
+//     whole words with count >= min_word_count (score = count), and suffix
+//     pieces "##s" of 2..max_suffix_chars code points taken from the ends of
+//     rarer words (count < min_word_count), scored by the total count of
+//     those rarer words that end in s, kept if score >= min_piece_count.
+//  Words longer than text.max_input_chars_per_word are ignored ([UNK]).
+struct WordpieceBuildOptions {
+  TokenizerOptions text;
+  std::int64_t max_size = 30000;     // vocabulary size including specials; 0 = no limit
+  std::int64_t min_word_count = 2;   // whole-word threshold (and "rare word" cut-off)
+  std::int64_t min_piece_count = 2;  // suffix-piece threshold
+  std::int32_t max_suffix_chars = 6;
+};
+
 class WordpieceTokenizer : public Tokenizer {
  public:
-  // Vocabulary learning heuristic (simple and deterministic, not BPE-style
-  // merging; see Builder::finish):
-  //  1. the 5 specials;
-  //  2. every character c seen, as "c" and "##c" (most frequent first), so
-  //     any word made of seen characters tokenizes without [UNK];
-  //  3. then, by descending score (ties by token bytes) until max_size:
-  //     whole words with count >= min_word_count (score = count), and suffix
-  //     pieces "##s" of 2..max_suffix_chars code points taken from the ends of
-  //     rarer words (count < min_word_count), scored by the total count of
-  //     those rarer words that end in s, kept if score >= min_piece_count.
-  //  Words longer than text.max_input_chars_per_word are ignored ([UNK]).
-  struct BuildOptions {
-    TokenizerOptions text;
-    std::int64_t max_size = 30000;     // vocabulary size including specials; 0 = no limit
-    std::int64_t min_word_count = 2;   // whole-word threshold (and "rare word" cut-off)
-    std::int64_t min_piece_count = 2;  // suffix-piece threshold
-    std::int32_t max_suffix_chars = 6;
-  };
+  using BuildOptions = WordpieceBuildOptions;
 
   // Streaming builder: memory grows with the number of distinct words only.
   class Builder {
