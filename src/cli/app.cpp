@@ -65,6 +65,7 @@ int dispatch(const std::vector<std::string>& args, Context& ctx) {
 
 int main(int argc, char** argv) {
   Context ctx;
+  log::init(-1, 0);
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
     return dispatch(args, ctx);

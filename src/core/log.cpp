@@ -13,10 +13,11 @@ std::atomic<int> g_size{1};
 }  // namespace
 
 void init(int rank, int size, const std::string& level) {
-  g_rank = rank;
+  g_rank = rank < 0 ? 0 : rank;
   g_size = size;
   auto logger = std::make_shared<spdlog::logger>("fathom", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  logger->set_pattern("[%H:%M:%S.%e] [rank " + std::to_string(rank) + "/" + std::to_string(size) + "] [%^%l%$] %v");
+  logger->set_pattern("[%H:%M:%S.%e] [rank " + (rank < 0 ? std::string("?") : std::to_string(rank) + "/" + std::to_string(size)) +
+                      "] [%^%l%$] %v");
   auto lvl = spdlog::level::from_str(level);
   if (lvl == spdlog::level::off && level != "off") throw UsageError("unknown log level '" + level + "' (expected trace|debug|info|warn|error|off)");
   logger->set_level(lvl);

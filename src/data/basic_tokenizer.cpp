@@ -1,5 +1,6 @@
 #include "basic_tokenizer.h"
 
+#include <array>
 #include <limits>
 
 #include "fathom/core/error.h"
@@ -71,11 +72,30 @@ std::size_t lower_full(char32_t cp, const SigmaContext& ctx, std::size_t b, std:
   return 1;
 }
 
+// ASCII classes, computed once from the general definitions so the fast
+// path below cannot disagree with them.
+enum AsciiClass : unsigned char { kDrop, kSpace, kPunct, kOther };
+const AsciiClass* ascii_classes() {
+  static const auto table = [] {
+    std::array<AsciiClass, 128> t{};
+    for (char32_t c = 0; c < 128; ++c) {
+      t[c] = removed_by_cleaning(c) ? kDrop : splits_words(c) ? kSpace : u::is_punctuation(c) ? kPunct : kOther;
+    }
+    return t;
+  }();
+  return table.data();
+}
+
 // The word being assembled plus its per-byte source spans.
 struct WordBuffer {
   std::string text;
   std::vector<std::int32_t> src_begin, src_end;
 
+  void push_ascii(char c, std::int32_t b) {
+    text.push_back(c);
+    src_begin.push_back(b);
+    src_end.push_back(b + 1);
+  }
   void push(char32_t cp, std::int32_t b, std::int32_t e) {
     append_utf8(text, cp);
     src_begin.resize(text.size(), b);
@@ -99,8 +119,32 @@ void BasicTokenizer::run(std::string_view text, const std::function<void(const B
   const SigmaContext sigma(text, split_cjk_);
   char32_t lowered[2];
   char32_t parts[u::kMaxDecomposition];
+  const AsciiClass* ascii = ascii_classes();
   for (std::size_t pos = 0; pos < text.size();) {
     auto b = static_cast<std::int32_t>(pos);
+    const auto byte = static_cast<unsigned char>(text[pos]);
+    if (byte < 0x80) {
+      // Fast path, same steps as below: ASCII has no accents, no CJK and
+      // only A-Z to lowercase.
+      ++pos;
+      char c = static_cast<char>(lowercase_ && byte >= 'A' && byte <= 'Z' ? byte + 32 : byte);
+      switch (ascii[byte]) {
+        case kDrop:
+          break;
+        case kSpace:
+          word.flush(visit);
+          break;
+        case kPunct:
+          word.flush(visit);
+          word.push_ascii(c, b);
+          word.flush(visit);
+          break;
+        case kOther:
+          word.push_ascii(c, b);
+          break;
+      }
+      continue;
+    }
     char32_t cp = decode_utf8(text, pos);
     auto e = static_cast<std::int32_t>(pos);
     // _clean_text: these vanish without separating their neighbours.

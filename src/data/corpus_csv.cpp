@@ -6,7 +6,7 @@
 #include "corpus_internal.h"
 #include "fathom/core/error.h"
 
-namespace fathom::data::detail {
+namespace fathom::data::corpus_detail {
 namespace {
 
 enum State { kFieldStart, kUnquoted, kQuoted, kQuoteInQuoted };
@@ -154,4 +154,4 @@ std::unique_ptr<RecordSource> open_csv(const std::string& path, const CorpusOpti
   return std::make_unique<CsvSource>(path, options);
 }
 
-}  // namespace fathom::data::detail
+}  // namespace fathom::data::corpus_detail

@@ -6,7 +6,7 @@
 #include "fathom/core/error.h"
 #include "fathom/data/utf8.h"
 
-namespace fathom::data::detail {
+namespace fathom::data::corpus_detail {
 namespace {
 
 std::string join(const std::vector<std::string>& names) {
@@ -74,4 +74,4 @@ void Columns::assign(const std::vector<std::string_view>& cells, std::int64_t li
   if (out.has_label) out.label.assign(cells[label_]);
 }
 
-}  // namespace fathom::data::detail
+}  // namespace fathom::data::corpus_detail

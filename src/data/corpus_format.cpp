@@ -6,7 +6,7 @@
 #include "corpus_internal.h"
 #include "fathom/core/error.h"
 
-namespace fathom::data::detail {
+namespace fathom::data::corpus_detail {
 namespace {
 
 std::string lower_extension(const std::string& path) {
@@ -67,4 +67,4 @@ void throw_no_records(const std::string& path, const std::string& format) {
   throw InputError(path, "no records: the file has a header but no data rows");
 }
 
-}  // namespace fathom::data::detail
+}  // namespace fathom::data::corpus_detail

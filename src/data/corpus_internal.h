@@ -11,7 +11,12 @@
 
 #include "fathom/data/corpus.h"
 
-namespace fathom::data::detail {
+namespace fathom::data::corpus_detail {
+
+// valid_utf8 (utf8.h) with ASCII skipped 8 bytes at a time
+// (corpus_utf8.cpp): every text value is checked, so this is on the hot path.
+// Same verdict as valid_utf8; call that for the offset of a bad byte.
+bool utf8_valid_fast(std::string_view s);
 
 // Buffered line splitter over a file: fixed 1 MiB buffer, memchr for '\n'.
 // Lines are returned without '\n' and without one trailing '\r'; a UTF-8 BOM
@@ -92,6 +97,26 @@ class JsonFieldScanner {
   std::string_view number_;
 };
 
+// Set of ids seen so far with the line of each (corpus_ids.cpp).
+class IdIndex {
+ public:
+  // 0 if `id` is new (it is recorded with `line`, which must be >= 1);
+  // otherwise the line where it was first seen.
+  std::int64_t insert(std::string_view id, std::int64_t line);
+
+ private:
+  struct Entry {
+    std::uint64_t hash;
+    std::size_t offset;  // the id is arena_[offset, offset + len)
+    std::int64_t line;
+    std::size_t len;
+  };
+  void grow();
+  std::vector<Entry> entries_;       // in insertion order
+  std::vector<std::uint64_t> slots_;  // high 32 bits: hash tag; low: entry index + 1; 0 = empty
+  std::string arena_;                // all ids, back to back
+};
+
 // Resolves "auto" and checks the options; throws UsageError.
 std::string resolve_format(const std::string& path, const CorpusOptions& options);
 // Opens the source for a resolved format (reads the tsv/csv header).
@@ -124,4 +149,4 @@ class Columns {
   long id_ = -1, text_ = -1, pair_ = -1, label_ = -1;
 };
 
-}  // namespace fathom::data::detail
+}  // namespace fathom::data::corpus_detail

@@ -10,7 +10,7 @@
 #include "fathom/core/error.h"
 #include "fathom/data/utf8.h"
 
-namespace fathom::data::detail {
+namespace fathom::data::corpus_detail {
 namespace {
 
 using json = nlohmann::json;
@@ -21,7 +21,7 @@ enum Role { kNone = -1, kId = 0, kText, kPair, kLabel, kRoles };
 // event aborts the parse; `problem` then says why (otherwise parse_error ran).
 class Handler {
  public:
-  Handler(const CorpusOptions& o) : names_{o.id_field, o.text_field, o.pair_field, o.label_field} {}
+  explicit Handler(const CorpusOptions& o) : names_{o.id_field, o.text_field, o.pair_field, o.label_field} {}
 
   void reset(RawRecord* out) {
     out_ = out;
@@ -74,8 +74,6 @@ class Handler {
   std::size_t position() const { return position_; }
   const std::string& problem() const { return problem_; }
   const std::string& field() const { return field_; }
-  const std::string& last_key() const { return last_key_; }
-  bool seen(Role r) const { return seen_[r]; }
 
  private:
   bool fail(const std::string& field, std::string problem) {
@@ -208,4 +206,4 @@ std::unique_ptr<RecordSource> open_jsonl(const std::string& path, const CorpusOp
   return std::make_unique<JsonlSource>(path, options);
 }
 
-}  // namespace fathom::data::detail
+}  // namespace fathom::data::corpus_detail

@@ -12,7 +12,7 @@
 #include "corpus_internal.h"
 #include "fathom/data/utf8.h"
 
-namespace fathom::data::detail {
+namespace fathom::data::corpus_detail {
 namespace {
 
 constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
@@ -122,7 +122,7 @@ bool JsonFieldScanner::string(std::string_view& out, std::string& buf) {
   const char* close = p_++;
   if (escaped) buf.append(run, close);
   // Escapes are ASCII, so the raw bytes are valid UTF-8 iff the value is.
-  if ((high & kHighs) && !valid_utf8(std::string_view(start, close - start))) return false;
+  if ((high & kHighs) && !utf8_valid_fast(std::string_view(start, close - start))) return false;
   out = escaped ? std::string_view(buf) : std::string_view(start, close - start);
   return true;
 }
@@ -131,25 +131,44 @@ bool JsonFieldScanner::number(bool& integer) {
   const char* s = p_;
   eat('-');
   if (p_ == end_ || !is_digit(*p_)) return false;
+  // nlohmann rejects numbers that overflow a double (and big integers are
+  // parsed as doubles), so track the decimal magnitude of the leading
+  // significant digit and decline anything near the limit.
+  long mag = 0;
+  bool zero = true;
   if (*p_ == '0') {
     ++p_;
   } else {
+    const char* b = p_;
     while (p_ != end_ && is_digit(*p_)) ++p_;
+    mag = static_cast<long>(p_ - b) - 1;
+    zero = false;
   }
   integer = true;
   if (p_ != end_ && *p_ == '.') {
     integer = false;
     ++p_;
+    const char* b = p_;
     if (p_ == end_ || !is_digit(*p_)) return false;
-    while (p_ != end_ && is_digit(*p_)) ++p_;
+    while (p_ != end_ && is_digit(*p_)) {
+      if (zero && *p_ != '0') mag = -static_cast<long>(p_ - b) - 1, zero = false;
+      ++p_;
+    }
   }
+  long exp = 0;
   if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
     integer = false;
     ++p_;
-    if (p_ != end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+    bool neg = false;
+    if (p_ != end_ && (*p_ == '+' || *p_ == '-')) neg = *p_++ == '-';
     if (p_ == end_ || !is_digit(*p_)) return false;
-    while (p_ != end_ && is_digit(*p_)) ++p_;
+    while (p_ != end_ && is_digit(*p_)) {
+      if (exp < 1000000) exp = exp * 10 + (*p_ - '0');
+      ++p_;
+    }
+    if (neg) exp = -exp;
   }
+  if (!zero && mag + exp > 300) return false;  // maybe not a finite double
   number_ = std::string_view(s, static_cast<std::size_t>(p_ - s));
   return true;
 }
@@ -259,4 +278,4 @@ bool JsonFieldScanner::scan(std::string_view line, RawRecord& out) {
   return p_ == end_;
 }
 
-}  // namespace fathom::data::detail
+}  // namespace fathom::data::corpus_detail

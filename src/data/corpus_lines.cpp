@@ -10,7 +10,7 @@
 #include "corpus_internal.h"
 #include "fathom/core/error.h"
 
-namespace fathom::data::detail {
+namespace fathom::data::corpus_detail {
 
 LineReader::LineReader(const std::string& path) : path_(path) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -83,4 +83,4 @@ bool LineReader::next(std::string_view& line) {
   return true;
 }
 
-}  // namespace fathom::data::detail
+}  // namespace fathom::data::corpus_detail

@@ -27,11 +27,11 @@ std::vector<Example> drain(CorpusReader& reader) {
 }  // namespace
 
 std::int64_t count_records(const std::string& path, const CorpusOptions& options) {
-  std::string format = detail::resolve_format(path, options);
-  auto src = detail::open_source(path, format, options);
+  std::string format = corpus_detail::resolve_format(path, options);
+  auto src = corpus_detail::open_source(path, format, options);
   std::int64_t n = 0;
   while (src->advance()) ++n;
-  if (n == 0) detail::throw_no_records(path, format);
+  if (n == 0) corpus_detail::throw_no_records(path, format);
   return n;
 }
 

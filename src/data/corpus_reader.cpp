@@ -2,7 +2,6 @@
 // labels, duplicate ids) and the fail/skip policy. Formats only split and
 // extract fields (corpus_jsonl/tsv/csv.cpp).
 #include <stdexcept>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "corpus_internal.h"
@@ -15,10 +14,10 @@ struct CorpusReader::Impl {
   std::string path, format;
   CorpusOptions opt;
   Range rows;
-  std::unique_ptr<detail::RecordSource> src;
-  detail::RawRecord raw;
+  std::unique_ptr<corpus_detail::RecordSource> src;
+  corpus_detail::RawRecord raw;
   std::unordered_set<std::string> labels;
-  std::unordered_map<std::string, std::int64_t> first_line;  // id -> line
+  corpus_detail::IdIndex ids;  // for duplicate detection
   std::int64_t index = 0;  // number of the next record in the file
   std::int64_t read = 0, skipped = 0;
   std::vector<std::int64_t> skipped_lines;
@@ -27,7 +26,7 @@ struct CorpusReader::Impl {
 
   void check_utf8(const std::string& field, const std::string& value, std::int64_t line) const {
     std::size_t bad = 0;
-    if (!valid_utf8(value, &bad)) {
+    if (!corpus_detail::utf8_valid_fast(value) && !valid_utf8(value, &bad)) {
       throw InputError(path, line, field,
                        "invalid UTF-8 at byte " + std::to_string(bad + 1) +
                            " of the value; expected UTF-8 text");
@@ -106,11 +105,10 @@ struct CorpusReader::Impl {
 
     // Last, so a record rejected above does not claim its id.
     if (!opt.id_field.empty()) {
-      auto [it, inserted] = first_line.emplace(ex.id, line);
-      if (!inserted) {
+      if (std::int64_t first = ids.insert(ex.id, line)) {
         throw InputError(path, line, opt.id_field,
                          "duplicate id '" + ex.id + "' (first seen on line " +
-                             std::to_string(it->second) + "); expected unique ids");
+                             std::to_string(first) + "); expected unique ids");
       }
     }
   }
@@ -126,7 +124,7 @@ struct CorpusReader::Impl {
   // The range is exhausted; a file with no records at all is still an error.
   bool finish() {
     done = true;
-    if (index == 0 && !src->advance()) detail::throw_no_records(path, format);
+    if (index == 0 && !src->advance()) corpus_detail::throw_no_records(path, format);
     return false;
   }
 };
@@ -141,9 +139,9 @@ CorpusReader::CorpusReader(const std::string& path, const CorpusOptions& options
   m.path = path;
   m.opt = options;
   m.rows = rows;
-  m.format = detail::resolve_format(path, options);
+  m.format = corpus_detail::resolve_format(path, options);
   m.labels.insert(options.label_set.begin(), options.label_set.end());
-  m.src = detail::open_source(path, m.format, options);
+  m.src = corpus_detail::open_source(path, m.format, options);
 }
 
 CorpusReader::~CorpusReader() = default;
@@ -156,7 +154,7 @@ bool CorpusReader::next(Example& out) {
   for (;;) {
     if (m.rows.end >= 0 && m.index >= m.rows.end) return m.finish();
     if (!m.src->advance()) {
-      if (m.index == 0) detail::throw_no_records(m.path, m.format);
+      if (m.index == 0) corpus_detail::throw_no_records(m.path, m.format);
       m.done = true;
       return false;
     }

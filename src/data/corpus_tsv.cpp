@@ -6,7 +6,7 @@
 #include "corpus_internal.h"
 #include "fathom/core/error.h"
 
-namespace fathom::data::detail {
+namespace fathom::data::corpus_detail {
 namespace {
 
 void split_tabs(std::string_view line, std::vector<std::string_view>& cells) {
@@ -57,4 +57,4 @@ std::unique_ptr<RecordSource> open_tsv(const std::string& path, const CorpusOpti
   return std::make_unique<TsvSource>(path, options);
 }
 
-}  // namespace fathom::data::detail
+}  // namespace fathom::data::corpus_detail

@@ -1,5 +1,5 @@
-// NLI grammar: premise = agent + action + object (+ place); the hypothesis is
-// derived from it by a rule whose label is known.
+// NLI grammar: premise = agent + action + object (+ place) (+ purpose); the
+// hypothesis is derived from it by a rule whose label is known.
 //
 //  entailment:    hypernym of the agent ("woman" -> "adult"/"person") or the
 //                 object ("guitar" -> "instrument"); dropping modifiers or the
@@ -9,9 +9,10 @@
 //                 ("sleeping"); the exclusive agent ("man" / "woman"); negation
 //                 ("is not playing"); the other kind of place (outdoors vs
 //                 indoors); an antonym modifier ("young" / "old", "red" / "blue").
-//  neutral:       an unverifiable purpose ("for money"), also negated ("is not
-//                 playing ... for money"); an added agent/object modifier; a
-//                 place the premise does not give; a role ("is a teacher").
+//  neutral:       a purpose the premise does not give ("for money"), also
+//                 negated ("is not playing ... for money"); an added agent or
+//                 object modifier; a place the premise lacks; a role ("is a
+//                 teacher"). Premise purposes may be repeated under any label.
 // Hypotheses refer to the premise's agent (SNLI's coreference convention).
 // Negation, "sleeping", hypernyms and modifiers occur under several labels, so
 // no single word decides the label (unlike the planted artifact "nobody",
@@ -47,7 +48,7 @@ struct ModPair {
 const ModPair kHumanMods[] = {{"young", "old"}, {"tall", "short"}, {"happy", "sad"}};
 const ModPair kAnimalMods[] = {{"small", "large"}, {"black", "white"}};
 const char* const kColors[] = {"red", "blue", "green", "yellow"};       // mutually exclusive
-const char* const kObjectExtras[] = {"new", "expensive", "borrowed"};  // never in premises
+const char* const kObjectExtras[] = {"new", "expensive", "borrowed"};  // compatible with everything
 
 struct Object {
   const char* word;
@@ -111,7 +112,9 @@ struct Scene {
   const char* agent_mod = nullptr;
   const Action* action;
   const Object* object;
-  const char* color = nullptr;  // object modifier, if any
+  const char* color = nullptr;  // object colour, if any
+  const char* extra = nullptr;  // or another object modifier (never both)
+  const char* purpose = nullptr;
   const Place* place = nullptr;
 };
 
@@ -134,8 +137,13 @@ Scene make_scene(Rng& rng) {
     s.mod_pair = animal ? &rng.pick(kAnimalMods) : &rng.pick(kHumanMods);
     s.agent_mod = rng.chance(0.5) ? s.mod_pair->a : s.mod_pair->b;
   }
-  if (rng.chance(0.4)) s.color = rng.pick(kColors);
+  const std::uint64_t obj_mod = rng.below(20);
+  if (obj_mod < 7) s.color = rng.pick(kColors);
+  else if (obj_mod < 10) s.extra = rng.pick(kObjectExtras);
   if (rng.chance(0.8)) s.place = &rng.pick(kPlaces);
+  // Purposes also occur in premises, so a purpose in the hypothesis is not by
+  // itself a neutral cue (keeps the hypothesis-only baseline lower).
+  if (rng.chance(0.25)) s.purpose = animal ? rng.pick(kAnimalPurposes) : rng.pick(kHumanPurposes);
   return s;
 }
 
@@ -143,8 +151,9 @@ void premise_words(const Scene& s, Words& out) {
   push_np(out, "a", s.agent_mod, s.agent->word);
   push_phrase(out, "is");
   push_phrase(out, s.action->ing);
-  push_np(out, "a", s.color, s.object->word);
+  push_np(out, "a", s.color ? s.color : s.extra, s.object->word);
   if (s.place) push_phrase(out, s.place->words);
+  if (s.purpose) push_phrase(out, s.purpose);
   push_phrase(out, ".");
 }
 
@@ -165,7 +174,20 @@ class Hyp {
     if (s_.agent->hyper2 && rng_.chance(0.5)) return s_.agent->hyper2;
     return s_.agent->hyper1;
   }
-  void object(bool keep_color) { push_np(out_, "a", keep_color ? s_.color : nullptr, s_.object->word); }
+  void object(bool keep_mod) {
+    push_np(out_, "a", keep_mod ? (s_.color ? s_.color : s_.extra) : nullptr, s_.object->word);
+  }
+  // Repeats the premise's purpose half of the time.
+  void maybe_purpose() {
+    if (s_.purpose && rng_.chance(0.5)) push_phrase(out_, s_.purpose);
+  }
+  // A purpose the premise does not state (so it stays unverifiable).
+  const char* new_purpose() {
+    const char* p;
+    do p = s_.agent->kind == Animal ? rng_.pick(kAnimalPurposes) : rng_.pick(kHumanPurposes);
+    while (p == s_.purpose);
+    return p;
+  }
   void verb(bool negated) {
     push_phrase(out_, negated ? "is not" : "is");
     push_phrase(out_, s_.action->ing);
@@ -187,9 +209,6 @@ class Hyp {
   void maybe_place() {
     if (s_.place && rng_.chance(0.5)) push_phrase(out_, s_.place->words);
   }
-  const char* purpose() {
-    return s_.agent->kind == Animal ? rng_.pick(kAnimalPurposes) : rng_.pick(kHumanPurposes);
-  }
 
   void entailment() {
     switch (rng_.below(5)) {
@@ -198,6 +217,7 @@ class Hyp {
         verb(false);
         object(rng_.chance(0.5));
         maybe_place();
+        maybe_purpose();
         return;
       case 1:  // generalise the object
         if (!s_.object->hyper) break;
@@ -205,6 +225,7 @@ class Hyp {
         verb(false);
         push_np(out_, "a", nullptr, s_.object->hyper);
         maybe_place();
+        maybe_purpose();
         return;
       case 2:  // place -> outside / indoors (and its negated opposite)
         if (!s_.place) break;
@@ -229,16 +250,18 @@ class Hyp {
     agent(true);
     verb(false);
     object(false);
+    maybe_purpose();
   }
 
   void contradiction() {
     switch (rng_.below(5)) {
       case 0:  // the exclusive agent
         if (!s_.agent->opposite) break;
-        push_np(out_, "a", nullptr, s_.agent->opposite);
+        push_np(out_, rng_.chance(0.5) ? "a" : "the", nullptr, s_.agent->opposite);
         verb(false);
         object(rng_.chance(0.5));
         maybe_place();
+        maybe_purpose();
         return;
       case 1:  // negation of the action or of the place
         agent(true);
@@ -249,6 +272,7 @@ class Hyp {
         }
         verb(true);
         object(rng_.chance(0.5));
+        maybe_purpose();
         return;
       case 2:  // the other kind of place
         if (!s_.place) break;
@@ -268,6 +292,7 @@ class Hyp {
           push_np(out_, rng_.chance(0.5) ? "a" : "the", anti, rng_.chance(0.25) ? hypernym() : s_.agent->word);
           verb(false);
           object(false);
+          maybe_purpose();
           return;
         }
         if (s_.color) {
@@ -276,6 +301,7 @@ class Hyp {
           agent(true);
           verb(false);
           push_np(out_, "a", other, s_.object->word);
+          maybe_purpose();
           return;
         }
         break;
@@ -298,6 +324,7 @@ class Hyp {
                 rng_.chance(0.25) ? hypernym() : s_.agent->word);
         verb(false);
         object(false);
+        maybe_purpose();
         return;
       }
       case 1:  // a place the premise does not give
@@ -312,12 +339,16 @@ class Hyp {
           push_phrase(out_, rng_.pick(kPlaces).words);
         }
         return;
-      case 2:  // an object modifier: extras always, a colour only if none given
+      case 2: {  // an object modifier the premise lacks; a colour only if it gives none
+        const char* mod;
+        if (!s_.color && rng_.chance(0.5)) mod = rng_.pick(kColors);
+        else do mod = rng_.pick(kObjectExtras); while (mod == s_.extra);
         agent(true);
         verb(false);
-        push_np(out_, "a", (s_.color || rng_.chance(0.5)) ? rng_.pick(kObjectExtras) : rng_.pick(kColors),
-                s_.object->word);
+        push_np(out_, "a", mod, s_.object->word);
+        maybe_purpose();
         return;
+      }
       case 3: {  // a role
         if (s_.agent->kind == Animal || !s_.agent->opposite) break;
         agent(false);
@@ -329,7 +360,7 @@ class Hyp {
         agent(true);
         verb(true);
         object(false);
-        push_phrase(out_, purpose());
+        push_phrase(out_, new_purpose());
         return;
       default:
         break;
@@ -338,7 +369,7 @@ class Hyp {
     agent(true);
     verb(false);
     object(false);
-    push_phrase(out_, purpose());
+    push_phrase(out_, new_purpose());
   }
 
  private:

@@ -80,6 +80,8 @@ class BuiltinModel final : public Model {
     } catch (const c10::Error& e) {
       throw InputError(path, std::string("not a fathom weights file (pickled name->tensor dict): ") +
                                  e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      throw InputError(path, std::string("not a fathom weights file (pickled name->tensor dict): ") + e.what());
     }
     if (!loaded.isGenericDict()) throw InputError(path, "not a fathom weights file: expected a name->tensor dict");
     std::map<std::string, torch::Tensor> stored;

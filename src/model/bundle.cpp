@@ -187,6 +187,10 @@ auto probe_step(const std::string& file, const std::string& method, F&& f) {
   } catch (const c10::Error& e) {
     throw InputError(file, 0, method,
                      std::string("failed on a probe batch of 2x4 tokens: ") + e.what_without_backtrace());
+  } catch (const Error&) {
+    throw;  // already names file and field
+  } catch (const std::exception& e) {  // e.g. a `raise` in the scripted code
+    throw InputError(file, 0, method, std::string("failed on a probe batch of 2x4 tokens: ") + e.what());
   }
 }
 
@@ -266,11 +270,6 @@ Bundle load_bundle(const std::string& dir, const torch::Device& device) {
   std::string vocab_path = require_file(dir, kVocab, "vocabulary (one token per line)");
   std::string labels_path = require_file(dir, kLabels, "label list (one label per line)");
   info.labels = read_labels(labels_path);
-  if (m.has("labels")) {
-    const json& declared = m.require("labels");
-    if (!declared.is_array() || declared != json(info.labels))
-      throw InputError(m.path(), 0, "labels", "differs from labels.txt " + json(info.labels).dump());
-  }
 
   try {
     b.tokenizer = data::load_tokenizer(info.tokenizer_kind, vocab_path, info.tokenizer_options_json);
@@ -297,6 +296,11 @@ Bundle load_bundle(const std::string& dir, const torch::Device& device) {
     throw InputError(labels_path, 0, "num_labels",
                      std::to_string(label_count) + " labels (lines) but the model's logits have width " +
                          std::to_string(b.model->num_labels()));
+  if (m.has("labels")) {
+    const json& declared = m.require("labels");
+    if (!declared.is_array() || declared != json(info.labels))
+      throw InputError(m.path(), 0, "labels", "differs from labels.txt " + json(info.labels).dump());
+  }
   m.check_optional_size("vocab_size", vocab_lines, "vocab.txt's line count");
   m.check_optional_size("num_labels", label_count, "labels.txt's line count");
   m.check_optional_size("embedding_dim", b.model->embedding_dim(), "the model's embedding width");

@@ -10,6 +10,7 @@
 
 #include "fathom/core/atomic_file.h"
 #include "fathom/core/error.h"
+#include "fathom/core/log.h"
 #include "fathom/model/batching.h"
 #include "fathom/model/bundle.h"
 #include "train_internal.h"

@@ -37,6 +37,8 @@ torch::jit::Module load_torchscript_module(const std::string& path, const torch:
   } catch (const c10::Error& e) {
     throw InputError(path, std::string("not a TorchScript module (expected torch.jit.save output): ") +
                                e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw InputError(path, std::string("not a TorchScript module (expected torch.jit.save output): ") + e.what());
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include "fathom/core/atomic_file.h"
 #include "fathom/core/error.h"
+#include "fathom/core/log.h"
 #include "fathom/core/progress.h"
 #include "fathom/model/batching.h"
 #include "fathom/model/builtin.h"
@@ -91,9 +92,13 @@ ResumePlan plan_on_root(const TrainOptions& o, const std::string& config_json) {
 }
 
 // COLLECTIVE: rank 0 decides, every rank gets the plan.
-ResumePlan plan_resume(const TrainOptions& o, const std::string& config_json, comm::Communicator& comm) {
+// config_json is filled on rank 0 only (it hashes the corpus there).
+ResumePlan plan_resume(const TrainOptions& o, std::string& config_json, comm::Communicator& comm) {
   ResumePlan plan;
-  on_root(comm, "checking " + o.out_dir + " for checkpoints", [&] { plan = plan_on_root(o, config_json); });
+  on_root(comm, "checking " + o.out_dir + " for checkpoints", [&] {
+    config_json = train_config_json(o);
+    plan = plan_on_root(o, config_json);
+  });
   std::string wire;
   if (comm.is_root()) {
     nlohmann::json j{{"start", plan.start_epoch}, {"checkpoint", plan.checkpoint}, {"history", nlohmann::json::array()}};
@@ -116,10 +121,7 @@ void restore(const ResumePlan& plan, Model& model, const std::vector<torch::Tens
              torch::optim::Optimizer& optimizer, comm::Communicator& comm) {
   std::string optimizer_bytes;
   on_root(comm, "loading checkpoint " + plan.checkpoint, [&] {
-    CheckpointInfo info;
-    info.path = plan.checkpoint;
-    info.weights = (fs::path(plan.checkpoint) / "weights.pt").string();
-    model.load_weights(info.weights);
+    model.load_weights((fs::path(plan.checkpoint) / "weights.pt").string());
     optimizer_bytes = read_file((fs::path(plan.checkpoint) / "optimizer.pt").string());
   });
   broadcast_tensors(comm, params);
@@ -182,7 +184,6 @@ TrainResult train_model(const TrainOptions& o, comm::Communicator& comm) {
   auto optimizer = make_optimizer(o, params);
 
   std::string config_json;
-  if (comm.is_root()) config_json = train_config_json(o);  // hashes the corpus: rank 0 only
   ResumePlan plan = plan_resume(o, config_json, comm);
   if (plan.start_epoch > 0)
     restore(plan, *model, params, *optimizer, comm);

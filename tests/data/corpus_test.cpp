@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fathom/core/error.h"
+#include "fathom/data/utf8.h"
 
 namespace fs = std::filesystem;
 using fathom::InputError;
@@ -481,6 +482,211 @@ TEST_F(CorpusTest, CountsEqualFullReads) {
     EXPECT_EQ(n, 3) << f[0];
     EXPECT_EQ(r.records_read(), 3) << f[0];
     EXPECT_EQ(fathom::data::count_records(p, {}), 3) << f[0];
+  }
+}
+
+}  // namespace
+
+// ------------------------------------------------ JSONL fast-path scanner ----
+// White-box: the scanner may decline any line (nlohmann then decides), but it
+// must never accept a line nlohmann rejects or extract different values.
+
+#include <nlohmann/json.hpp>
+
+#include <random>
+
+#include "../../src/data/corpus_internal.h"
+
+namespace {
+
+struct Reference {
+  bool ok = false;  // parses, is an object, wanted fields have accepted types
+  fathom::data::corpus_detail::RawRecord rec;
+};
+
+Reference reference(const std::string& line) {
+  Reference r;
+  auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return r;
+  auto get = [&](const char* key, bool allow_int, bool optional, std::string& out, bool& has) {
+    has = false;
+    auto it = j.find(key);
+    if (it == j.end()) return true;
+    if (it->is_null()) return optional;
+    if (it->is_string()) {
+      out = it->get<std::string>();
+    } else if (allow_int && it->is_number_integer()) {
+      out = it->is_number_unsigned() ? std::to_string(it->get<std::uint64_t>())
+                                     : std::to_string(it->get<std::int64_t>());
+    } else {
+      return false;
+    }
+    has = true;
+    return true;
+  };
+  auto& x = r.rec;
+  r.ok = get("id", true, false, x.id, x.has_id) && get("text", false, false, x.text, x.has_text) &&
+         get("text_pair", false, true, x.pair, x.has_pair) &&
+         get("label", true, true, x.label, x.has_label);
+  return r;
+}
+
+std::string random_string(std::mt19937& rng, bool key_like) {
+  static const char* pieces[] = {"a", "text", " ", "\\\"", "\\\\", "\\/", "\\n", "\\t", "\\u00e9",
+                                 "\\u4e2d", "\\ud83d\\ude00", "\xC3\xA9", "\xE4\xB8\xAD",
+                                 "\xF0\x9F\x98\x80", "lorem ipsum dolor sit amet ", "0", "{", ":"};
+  if (key_like) {
+    static const char* keys[] = {"id", "text", "text_pair", "label", "other", "te\\u0078t", "i\\u0064"};
+    return std::string("\"") + keys[rng() % 7] + "\"";
+  }
+  std::string s = "\"";
+  int n = static_cast<int>(rng() % 12);
+  for (int i = 0; i < n; ++i) s += pieces[rng() % 18];
+  return s + "\"";
+}
+
+std::string random_value(std::mt19937& rng, int depth) {
+  switch (rng() % (depth > 2 ? 6 : 8)) {
+    case 0: case 1: return random_string(rng, false);
+    case 2: {
+      static const char* nums[] = {"0", "7", "-3", "123456789012345678", "-123456789012345678",
+                                   "1.5", "-0", "2e3", "1E-2", "99999999999999999999",
+                                   "18446744073709551615", "-9223372036854775808", "0.0"};
+      return nums[rng() % 13];
+    }
+    case 3: return "true";
+    case 4: return "false";
+    case 5: return "null";
+    case 6: {
+      std::string s = "[";
+      int n = static_cast<int>(rng() % 4);
+      for (int i = 0; i < n; ++i) s += (i ? ", " : "") + random_value(rng, depth + 1);
+      return s + "]";
+    }
+    default: {
+      std::string s = "{";
+      int n = static_cast<int>(rng() % 4);
+      for (int i = 0; i < n; ++i) {
+        s += (i ? "," : "") + random_string(rng, true) + ":" + random_value(rng, depth + 1);
+      }
+      return s + "}";
+    }
+  }
+}
+
+std::string random_object(std::mt19937& rng) {
+  std::string s = rng() % 4 ? "{" : " \t{ ";
+  int n = static_cast<int>(rng() % 6);
+  for (int i = 0; i < n; ++i) {
+    s += (i ? (rng() % 3 ? "," : " , ") : "") + random_string(rng, true) + (rng() % 2 ? ":" : " : ") +
+         random_value(rng, 1);
+  }
+  return s + (rng() % 4 ? "}" : "} \t");
+}
+
+void mutate(std::mt19937& rng, std::string& s) {
+  static const char bytes[] = {'"', '\\', '{', '}', '[', ']', ',', ':', 'u', '0', 'e', '-', '.',
+                               '\x01', '\x1f', ' ', '\x80', '\xC3', '\xED', '\xF4', '\xFF', 'x'};
+  int n = 1 + static_cast<int>(rng() % 3);
+  for (int k = 0; k < n && !s.empty(); ++k) {
+    std::size_t at = rng() % s.size();
+    switch (rng() % 4) {
+      case 0: s[at] = bytes[rng() % sizeof(bytes)]; break;
+      case 1: s.insert(s.begin() + static_cast<long>(at), bytes[rng() % sizeof(bytes)]); break;
+      case 2: s.erase(at, 1); break;
+      default: s.resize(at); break;
+    }
+  }
+}
+
+TEST(JsonFieldScanner, AgreesWithNlohmann) {
+  CorpusOptions o;
+  fathom::data::corpus_detail::JsonFieldScanner scanner(o);
+  std::mt19937 rng(12345);
+  int accepted = 0, mutated_accepted = 0, nice = 0;
+  for (int iter = 0; iter < 60000; ++iter) {
+    std::string line = random_object(rng);
+    const bool mutated = iter % 2 == 1;
+    if (mutated) mutate(rng, line);
+    fathom::data::corpus_detail::RawRecord got;
+    bool fast = scanner.scan(line, got);
+    Reference ref = reference(line);
+    if (fast) {
+      ++accepted;
+      mutated_accepted += mutated;
+      ASSERT_TRUE(ref.ok) << "scanner accepted what nlohmann rejects: " << line;
+      const auto& want = ref.rec;
+      ASSERT_EQ(got.has_id, want.has_id) << line;
+      ASSERT_EQ(got.has_text, want.has_text) << line;
+      ASSERT_EQ(got.has_pair, want.has_pair) << line;
+      ASSERT_EQ(got.has_label, want.has_label) << line;
+      if (want.has_id) ASSERT_EQ(got.id, want.id) << line;
+      if (want.has_text) ASSERT_EQ(got.text, want.text) << line;
+      if (want.has_pair) ASSERT_EQ(got.pair, want.pair) << line;
+      if (want.has_label) ASSERT_EQ(got.label, want.label) << line;
+    }
+    // Unmutated lines whose wanted values are plain must take the fast path,
+    // or the speed-up would be an illusion.
+    if (!mutated && ref.ok && line.find("-0") == std::string::npos &&
+        line.find("99999999999999999999") == std::string::npos &&
+        line.find("18446744073709551615") == std::string::npos &&
+        line.find("-9223372036854775808") == std::string::npos) {
+      // (duplicate wanted keys are declined on purpose; skip those lines)
+      auto j = nlohmann::json::parse(line);
+      std::size_t keys = 0;
+      for (std::string k : {"id", "text", "text_pair", "label"}) {
+        std::size_t count = 0;
+        for (std::size_t p = line.find('"' + k + '"'); p != std::string::npos;
+             p = line.find('"' + k + '"', p + 1)) {
+          ++count;
+        }
+        keys += count > 1;
+      }
+      if (keys == 0 && line.find("\\u0078") == std::string::npos &&
+          line.find("\\u0064") == std::string::npos) {
+        ++nice;
+        EXPECT_TRUE(fast) << "declined a plain valid line: " << line;
+      }
+    }
+  }
+  EXPECT_GT(accepted, 5000);
+  EXPECT_GT(mutated_accepted, 100);
+  EXPECT_GT(nice, 3000);
+}
+
+TEST(Utf8ValidFast, AgreesWithValidUtf8) {
+  std::mt19937 rng(7);
+  static const char* pieces[] = {"a", "bcdefgh ", "\xC3\xA9", "\xE4\xB8\xAD", "\xF0\x9F\x98\x80",
+                                 "\xEF\xBF\xBD", "\x80", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80",
+                                 "\xE4\xB8", "\xFF"};
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string s;
+    int n = static_cast<int>(rng() % 10);
+    for (int i = 0; i < n; ++i) s += pieces[rng() % (iter % 2 ? 6 : 12)];
+    ASSERT_EQ(fathom::data::corpus_detail::utf8_valid_fast(s), fathom::data::valid_utf8(s)) << s;
+  }
+}
+
+TEST(JsonFieldScanner, EdgeCases) {
+  CorpusOptions o;
+  fathom::data::corpus_detail::JsonFieldScanner s(o);
+  fathom::data::corpus_detail::RawRecord r;
+  ASSERT_TRUE(s.scan(R"({"te\u0078t": "a\u0000b\ud83d\ude00", "id": 12})", r));
+  EXPECT_EQ(r.text, std::string("a\0b\xF0\x9F\x98\x80", 7));
+  EXPECT_EQ(r.id, "12");
+  for (const char* bad : {R"({"text": "\ud800"})", R"({"text": "\udc00x"})", "{\"text\": \"a\tb\"}",
+                          R"({"text": "a"} x)", R"({"text": "a",})", R"({"text": 'a'})",
+                          "{\"text\": \"\xC0\x80\"}", "{\"text\": \"\xED\xA0\x80\"}",
+                          R"({"text": "a", "id": 01})", R"({"text": "a", "x": [1,]})",
+                          R"({"text": "a", "text": "b"})", R"([])", R"({"text": "\x"})"}) {
+    EXPECT_FALSE(s.scan(bad, r)) << bad;
+  }
+  // Long plain strings exercise the 8-byte loop at every alignment.
+  for (std::size_t n = 0; n < 40; ++n) {
+    std::string t(n, 'x');
+    if (n > 3) t[n / 2] = '\\', t.insert(n / 2 + 1, "n");
+    ASSERT_TRUE(s.scan("{\"id\": 1, \"text\": \"" + t + "\"}", r)) << n;
+    EXPECT_EQ(r.text, nlohmann::json::parse("\"" + t + "\"").get<std::string>());
   }
 }
 

@@ -3,6 +3,7 @@
 #include "fathom/data/shard.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -67,14 +68,21 @@ class ReadShardTest : public ::testing::Test {
     std::string tmpl = (fs::temp_directory_path() / "fathom_shard_XXXXXX").string();
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
+    // read_shard warns about skipped records once per call; hundreds here.
+    level_ = spdlog::get_level();
+    spdlog::set_level(spdlog::level::err);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    spdlog::set_level(level_);
+    fs::remove_all(dir_);
+  }
   std::string write(const std::string& name, const std::string& content) {
     std::string p = (dir_ / name).string();
     std::ofstream(p, std::ios::binary) << content;
     return p;
   }
   fs::path dir_;
+  spdlog::level::level_enum level_ = spdlog::level::info;
 };
 
 // n records in each format, with blank lines, multi-line CSV records and (when

@@ -8,6 +8,7 @@
 
 namespace fathom::log {
 
+// rank < 0: not known yet (the pattern shows "rank ?").
 // level: trace|debug|info|warn|error|off. Logs go to stderr so stdout stays
 // clean for machine-readable output.
 void init(int rank, int size, const std::string& level = "info");

@@ -39,9 +39,9 @@
 // on. For a duplicate id the first occurrence is kept and later ones are the
 // bad records. Bad CorpusOptions throw fathom::UsageError.
 //
-// Duplicate ids are found with a hash map id -> first line, so memory grows
-// with the number of records read (roughly 60-100 bytes plus the id length per
-// record). Only records a reader actually reads are compared: ranks that read
+// Duplicate ids are found with a hash table id -> first line, so memory grows
+// with the number of records read: roughly 50-100 bytes plus the id's length
+// per record, growth slack included (~5-10 GB for 10^8 records). Only records a reader actually reads are compared: ranks that read
 // different shards do not see each other's ids.
 #include <cstdint>
 #include <memory>
@@ -92,13 +92,16 @@ class CorpusReader {
   CorpusReader& operator=(CorpusReader&&) noexcept;
 
   // Fills `out` with the next good record in range and returns true; returns
-  // false once the range or the file is exhausted (and on every later call).
-  // Throws InputError for a bad record (OnError::fail), or for a file with no
-  // records at all even when the range is empty. Reuses out's buffers.
+  // false once the range or the file is exhausted (and on every later call;
+  // `out` is then unspecified). Throws InputError for a bad record
+  // (OnError::fail), or for a file with no records at all even when the range
+  // is empty. Reuses out's string buffers, so reuse one Example in a loop.
   bool next(Example& out);
 
   // Records of the range looked at so far, good and skipped (after a full read
-  // this is the number of records in the range that exist in the file).
+  // this is the number of records in the range that exist in the file). Right
+  // after next() returns true, the example's record number is
+  // rows.begin + records_read() - 1.
   std::int64_t records_read() const;
   std::int64_t skipped() const;
   // Line numbers and messages of the first max_reported skipped records.

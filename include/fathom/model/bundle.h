@@ -44,10 +44,19 @@ struct Bundle {
   std::int64_t label_index(const std::string& label) const;  // -1 if unknown
 };
 
+// The model comes back in eval mode on `device`. labels.txt is authoritative
+// (fathom.json "labels", when present, must agree). TorchScript bundles may
+// name groups in "parameter_groups"; "classifier" is always
+// classifier.weight/bias and "embeddings" defaults to the parameter that
+// embedding_matrix() returns.
 Bundle load_bundle(const std::string& dir, const torch::Device& device = torch::kCPU);
 
 // Writes a builtin bundle atomically enough for resume: files are written to
 // temporaries and fathom.json last. Overwrites an existing bundle in `dir`.
+// Also writes TorchScript models (their module as "model.pt"). Uses from
+// `info`: labels, max_length, weights_file (empty = default name); kind,
+// architecture, config and sizes come from the model and tokenizer. Throws
+// UsageError if labels/vocabulary do not fit the model.
 void save_bundle(const std::string& dir, Model& model, const data::Tokenizer& tokenizer, const BundleInfo& info);
 
 }  // namespace fathom::model
