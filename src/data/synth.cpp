@@ -35,7 +35,9 @@ using synth::Split;
 
 constexpr std::int64_t kMaxN = 1000000000000LL;
 
-std::string fmt_double(double v) { return ordered_json(v).dump(); }
+std::string fmt_double(double v) {
+  return ordered_json(v).dump();
+}
 
 void check_unit(const char* name, double v) {
   if (!(v >= 0.0 && v <= 1.0))  // also rejects NaN
@@ -80,8 +82,10 @@ class SplitWriter {
       const std::uint64_t index = static_cast<std::uint64_t>(i);
       Rng rng = Rng::stream(plan_.opt.seed, split, index, Purpose::Text);
       const int label = static_cast<int>(rng.below(plan_.classes));
-      if (plan_.nli) synth::nli_pair(rng, label, text, pair);
-      else synth::sentiment_text(rng, label, plan_.classes, text);
+      if (plan_.nli)
+        synth::nli_pair(rng, label, text, pair);
+      else
+        synth::sentiment_text(rng, label, plan_.classes, text);
       const std::string id = make_id(name, i, width);
 
       int observed = label;
@@ -143,9 +147,12 @@ std::vector<std::string> synth_labels(const std::string& task, int classes) {
   if (task == "sentiment") {
     switch (classes) {
       case 0:
-      case 2: return {"negative", "positive"};
-      case 3: return {"negative", "neutral", "positive"};
-      case 5: return {"very_negative", "negative", "neutral", "positive", "very_positive"};
+      case 2:
+        return {"negative", "positive"};
+      case 3:
+        return {"negative", "neutral", "positive"};
+      case 5:
+        return {"very_negative", "negative", "neutral", "positive", "very_positive"};
       default:
         throw UsageError("synth: option 'classes' must be 2, 3 or 5 for task 'sentiment' (got " +
                          std::to_string(classes) + ")");
@@ -226,9 +233,11 @@ SynthSummary synthesize(const SynthOptions& opt) {
   std::vector<std::int64_t> train_orig, dev_orig, test_orig;
   std::int64_t test_artifacts = 0;
   ordered_json sha;
-  sha["train"] = SplitWriter(plan, sum.train, truth, progress).run(Split::Train, "train", opt.n, train_orig, sum.artifact_train);
+  sha["train"] =
+      SplitWriter(plan, sum.train, truth, progress).run(Split::Train, "train", opt.n, train_orig, sum.artifact_train);
   sha["dev"] = SplitWriter(plan, sum.dev, truth, progress).run(Split::Dev, "dev", n_dev, dev_orig, sum.artifact_dev);
-  sha["test"] = SplitWriter(plan, sum.test, truth, progress).run(Split::Test, "test", n_test, test_orig, test_artifacts);
+  sha["test"] =
+      SplitWriter(plan, sum.test, truth, progress).run(Split::Test, "test", n_test, test_orig, test_artifacts);
   progress.finish();
   truth.end_flipped();
   sum.flipped = plan.flips;

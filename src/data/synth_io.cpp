@@ -30,13 +30,17 @@ std::string LineWriter::commit() {
   return sha_.hex_digest();
 }
 
-TruthWriter::TruthWriter(const std::string& path) : file_(path) { buf_ = "{\n"; }
+TruthWriter::TruthWriter(const std::string& path) : file_(path) {
+  buf_ = "{\n";
+}
 
 void TruthWriter::field(const std::string& key, const nlohmann::ordered_json& value) {
   buf_ += "  " + nlohmann::json(key).dump() + ": " + value.dump() + ",\n";
 }
 
-void TruthWriter::begin_flipped() { buf_ += "  \"flipped\": ["; }
+void TruthWriter::begin_flipped() {
+  buf_ += "  \"flipped\": [";
+}
 
 void TruthWriter::flipped(const std::string& id, const std::string& original, const std::string& flipped_to) {
   nlohmann::ordered_json e;
@@ -49,7 +53,9 @@ void TruthWriter::flipped(const std::string& id, const std::string& original, co
   if (buf_.size() >= kChunk) drain(file_, buf_);
 }
 
-void TruthWriter::end_flipped() { buf_ += any_flipped_ ? "\n  ],\n" : "],\n"; }
+void TruthWriter::end_flipped() {
+  buf_ += any_flipped_ ? "\n  ],\n" : "],\n";
+}
 
 void TruthWriter::tail_field(const std::string& key, const nlohmann::ordered_json& value, bool last) {
   buf_ += "  " + nlohmann::json(key).dump() + ": " + value.dump() + (last ? "\n}\n" : ",\n");

@@ -3,9 +3,8 @@
 // Both write "<path>.tmp.<pid>" through AtomicFile and rename on commit, so a
 // killed run never leaves a complete-looking file.
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "fathom/core/atomic_file.h"
 #include "fathom/core/hash.h"

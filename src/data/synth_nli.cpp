@@ -31,13 +31,13 @@ struct Agent {
   Kind kind;
 };
 const Agent kAgents[] = {
-    {"man", "adult", "person", "woman", Adult},     {"woman", "adult", "person", "man", Adult},
-    {"boy", "child", "person", "girl", Child},      {"girl", "child", "person", "boy", Child},
-    {"doctor", "person", nullptr, nullptr, Adult},  {"teacher", "person", nullptr, nullptr, Adult},
-    {"chef", "person", nullptr, nullptr, Adult},    {"student", "person", nullptr, nullptr, Adult},
-    {"farmer", "person", nullptr, nullptr, Adult},  {"dog", "animal", nullptr, "cat", Animal},
-    {"cat", "animal", nullptr, "dog", Animal},      {"puppy", "dog", "animal", "kitten", Animal},
-    {"kitten", "cat", "animal", "puppy", Animal},   {"horse", "animal", nullptr, nullptr, Animal},
+    {"man", "adult", "person", "woman", Adult},    {"woman", "adult", "person", "man", Adult},
+    {"boy", "child", "person", "girl", Child},     {"girl", "child", "person", "boy", Child},
+    {"doctor", "person", nullptr, nullptr, Adult}, {"teacher", "person", nullptr, nullptr, Adult},
+    {"chef", "person", nullptr, nullptr, Adult},   {"student", "person", nullptr, nullptr, Adult},
+    {"farmer", "person", nullptr, nullptr, Adult}, {"dog", "animal", nullptr, "cat", Animal},
+    {"cat", "animal", nullptr, "dog", Animal},     {"puppy", "dog", "animal", "kitten", Animal},
+    {"kitten", "cat", "animal", "puppy", Animal},  {"horse", "animal", nullptr, nullptr, Animal},
 };
 
 // Antonym pairs of modifiers; a modifier from another pair is compatible.
@@ -47,41 +47,48 @@ struct ModPair {
 };
 const ModPair kHumanMods[] = {{"young", "old"}, {"tall", "short"}, {"happy", "sad"}};
 const ModPair kAnimalMods[] = {{"small", "large"}, {"black", "white"}};
-const char* const kColors[] = {"red", "blue", "green", "yellow"};       // mutually exclusive
+const char* const kColors[] = {"red", "blue", "green", "yellow"};      // mutually exclusive
 const char* const kObjectExtras[] = {"new", "expensive", "borrowed"};  // compatible with everything
 
 struct Object {
   const char* word;
   const char* hyper;  // or nullptr
 };
+constexpr const char* N = nullptr;  // keeps the table below readable
 struct Action {
   const char* ing;
   const char* anti;  // exclusive action on the same object, or nullptr (-> kExclusive)
   Object objects[5];
   bool humans, animals;
 };
+// clang-format off
 const Action kActions[] = {
-    {"opening", "closing", {{"door", nullptr}, {"window", nullptr}, {"gate", nullptr}, {"box", "container"}, {"cabinet", nullptr}}, true, false},
-    {"closing", "opening", {{"door", nullptr}, {"window", nullptr}, {"gate", nullptr}, {"box", "container"}, {"cabinet", nullptr}}, true, false},
-    {"buying", "selling", {{"apple", "fruit"}, {"melon", "fruit"}, {"bicycle", "vehicle"}, {"ticket", nullptr}, {"lamp", nullptr}}, true, false},
-    {"selling", "buying", {{"apple", "fruit"}, {"melon", "fruit"}, {"bicycle", "vehicle"}, {"ticket", nullptr}, {"lamp", nullptr}}, true, false},
-    {"pushing", "pulling", {{"cart", nullptr}, {"wagon", nullptr}, {"stroller", nullptr}, {"sled", nullptr}, {"wheelbarrow", nullptr}}, true, false},
-    {"pulling", "pushing", {{"cart", nullptr}, {"wagon", nullptr}, {"sled", nullptr}, {"wheelbarrow", nullptr}, {"cart", nullptr}}, true, true},
-    {"building", "destroying", {{"sandcastle", nullptr}, {"fence", nullptr}, {"snowman", nullptr}, {"tower", nullptr}, {"birdhouse", nullptr}}, true, false},
-    {"filling", "emptying", {{"bucket", "container"}, {"glass", nullptr}, {"basket", "container"}, {"bottle", "container"}, {"bucket", "container"}}, true, false},
-    {"emptying", "filling", {{"bucket", "container"}, {"glass", nullptr}, {"basket", "container"}, {"bottle", "container"}, {"bucket", "container"}}, true, false},
-    {"catching", "throwing", {{"ball", "toy"}, {"frisbee", "toy"}, {"stick", nullptr}, {"ball", "toy"}, {"frisbee", "toy"}}, true, true},
-    {"climbing up", "climbing down", {{"ladder", nullptr}, {"tree", nullptr}, {"hill", nullptr}, {"rock", nullptr}, {"ladder", nullptr}}, true, false},
-    {"playing", nullptr, {{"guitar", "instrument"}, {"piano", "instrument"}, {"violin", "instrument"}, {"drum", "instrument"}, {"trumpet", "instrument"}}, true, false},
-    {"reading", nullptr, {{"book", nullptr}, {"newspaper", nullptr}, {"magazine", nullptr}, {"letter", nullptr}, {"map", nullptr}}, true, false},
-    {"eating", nullptr, {{"apple", "fruit"}, {"sandwich", "food"}, {"pizza", "food"}, {"banana", "fruit"}, {"orange", "fruit"}}, true, true},
-    {"riding", nullptr, {{"bicycle", "vehicle"}, {"motorcycle", "vehicle"}, {"scooter", "vehicle"}, {"bicycle", "vehicle"}, {"scooter", "vehicle"}}, true, false},
-    {"painting", nullptr, {{"fence", nullptr}, {"wall", nullptr}, {"picture", nullptr}, {"chair", "furniture"}, {"table", "furniture"}}, true, false},
-    {"washing", nullptr, {{"car", "vehicle"}, {"plate", nullptr}, {"shirt", "garment"}, {"window", nullptr}, {"jacket", "garment"}}, true, false},
-    {"cooking", nullptr, {{"soup", "food"}, {"pasta", "food"}, {"omelette", "food"}, {"steak", "food"}, {"soup", "food"}}, true, false},
-    {"carrying", nullptr, {{"box", "container"}, {"bag", nullptr}, {"basket", "container"}, {"suitcase", nullptr}, {"chair", "furniture"}}, true, true},
-    {"chasing", nullptr, {{"ball", "toy"}, {"bird", "animal"}, {"butterfly", "insect"}, {"frisbee", "toy"}, {"bird", "animal"}}, false, true},
+  {"opening", "closing", {{"door", N}, {"window", N}, {"gate", N}, {"box", "container"}, {"cabinet", N}}, 1, 0},
+  {"closing", "opening", {{"door", N}, {"window", N}, {"gate", N}, {"box", "container"}, {"cabinet", N}}, 1, 0},
+  {"buying", "selling", {{"apple", "fruit"}, {"melon", "fruit"}, {"bicycle", "vehicle"}, {"ticket", N}, {"lamp", N}}, 1, 0},
+  {"selling", "buying", {{"apple", "fruit"}, {"melon", "fruit"}, {"bicycle", "vehicle"}, {"ticket", N}, {"lamp", N}}, 1, 0},
+  {"pushing", "pulling", {{"cart", N}, {"wagon", N}, {"stroller", N}, {"sled", N}, {"wheelbarrow", N}}, 1, 0},
+  {"pulling", "pushing", {{"cart", N}, {"wagon", N}, {"sled", N}, {"wheelbarrow", N}, {"cart", N}}, 1, 1},
+  {"building", "destroying", {{"sandcastle", N}, {"fence", N}, {"snowman", N}, {"tower", N}, {"birdhouse", N}}, 1, 0},
+  {"filling", "emptying",
+   {{"bucket", "container"}, {"glass", N}, {"basket", "container"}, {"bottle", "container"}, {"bucket", "container"}}, 1, 0},
+  {"emptying", "filling",
+   {{"bucket", "container"}, {"glass", N}, {"basket", "container"}, {"bottle", "container"}, {"bucket", "container"}}, 1, 0},
+  {"catching", "throwing", {{"ball", "toy"}, {"frisbee", "toy"}, {"stick", N}, {"ball", "toy"}, {"frisbee", "toy"}}, 1, 1},
+  {"climbing up", "climbing down", {{"ladder", N}, {"tree", N}, {"hill", N}, {"rock", N}, {"ladder", N}}, 1, 0},
+  {"playing", N, {{"guitar", "instrument"}, {"piano", "instrument"}, {"violin", "instrument"},
+                  {"drum", "instrument"}, {"trumpet", "instrument"}}, 1, 0},
+  {"reading", N, {{"book", N}, {"newspaper", N}, {"magazine", N}, {"letter", N}, {"map", N}}, 1, 0},
+  {"eating", N, {{"apple", "fruit"}, {"sandwich", "food"}, {"pizza", "food"}, {"banana", "fruit"}, {"orange", "fruit"}}, 1, 1},
+  {"riding", N, {{"bicycle", "vehicle"}, {"motorcycle", "vehicle"}, {"scooter", "vehicle"}, {"bicycle", "vehicle"},
+                 {"scooter", "vehicle"}}, 1, 0},
+  {"painting", N, {{"fence", N}, {"wall", N}, {"picture", N}, {"chair", "furniture"}, {"table", "furniture"}}, 1, 0},
+  {"washing", N, {{"car", "vehicle"}, {"plate", N}, {"shirt", "garment"}, {"window", N}, {"jacket", "garment"}}, 1, 0},
+  {"cooking", N, {{"soup", "food"}, {"pasta", "food"}, {"omelette", "food"}, {"steak", "food"}, {"soup", "food"}}, 1, 0},
+  {"carrying", N, {{"box", "container"}, {"bag", N}, {"basket", "container"}, {"suitcase", N}, {"chair", "furniture"}}, 1, 1},
+  {"chasing", N, {{"ball", "toy"}, {"bird", "animal"}, {"butterfly", "insect"}, {"frisbee", "toy"}, {"bird", "animal"}}, 0, 1},
 };
+// clang-format on
 // States that exclude any of the actions above.
 const char* const kExclusive[] = {"sleeping", "sleeping in bed", "taking a nap"};
 
@@ -90,17 +97,17 @@ struct Place {
   bool outdoors;
 };
 const Place kPlaces[] = {
-    {"in the park", true},      {"on the beach", true},  {"in the street", true},  {"in a garden", true},
-    {"in the snow", true},      {"in a field", true},    {"on a bridge", true},    {"in the forest", true},
-    {"in the kitchen", false},  {"in an office", false}, {"in a library", false},  {"in the living room", false},
-    {"in a classroom", false},  {"in a garage", false},  {"in a museum", false},
+    {"in the park", true},     {"on the beach", true},  {"in the street", true}, {"in a garden", true},
+    {"in the snow", true},     {"in a field", true},    {"on a bridge", true},   {"in the forest", true},
+    {"in the kitchen", false}, {"in an office", false}, {"in a library", false}, {"in the living room", false},
+    {"in a classroom", false}, {"in a garage", false},  {"in a museum", false},
 };
 const char* const kOutside[] = {"outside", "outdoors"};
 const char* const kInside[] = {"inside", "indoors"};
 
-const char* const kHumanPurposes[] = {"for money",     "for a friend",  "to relax",     "for a school project",
-                                      "for the first time", "to win a prize", "before breakfast", "after work",
-                                      "with a friend", "for a birthday party"};
+const char* const kHumanPurposes[] = {
+    "for money",      "for a friend",     "to relax",   "for a school project", "for the first time",
+    "to win a prize", "before breakfast", "after work", "with a friend",        "for a birthday party"};
 const char* const kAnimalPurposes[] = {"for a treat", "for fun", "with its owner", "after dinner"};
 const char* const kAdultRoles[] = {"a teacher", "a student", "a tourist", "famous", "on vacation", "a nurse"};
 const char* const kChildRoles[] = {"on vacation", "a student", "lost", "new in town"};
@@ -120,7 +127,10 @@ struct Scene {
 
 void push_np(Words& out, const char* det, const char* mod, const char* noun) {
   std::string_view first = mod ? mod : noun;
-  if (std::string_view(det) == "a") push_article(out, first); else push_phrase(out, det);
+  if (std::string_view(det) == "a")
+    push_article(out, first);
+  else
+    push_phrase(out, det);
   if (mod) push_phrase(out, mod);
   push_phrase(out, noun);
 }
@@ -138,8 +148,10 @@ Scene make_scene(Rng& rng) {
     s.agent_mod = rng.chance(0.5) ? s.mod_pair->a : s.mod_pair->b;
   }
   const std::uint64_t obj_mod = rng.below(20);
-  if (obj_mod < 7) s.color = rng.pick(kColors);
-  else if (obj_mod < 10) s.extra = rng.pick(kObjectExtras);
+  if (obj_mod < 7)
+    s.color = rng.pick(kColors);
+  else if (obj_mod < 10)
+    s.extra = rng.pick(kObjectExtras);
   if (rng.chance(0.8)) s.place = &rng.pick(kPlaces);
   // Purposes also occur in premises, so a purpose in the hypothesis is not by
   // itself a neutral cue (keeps the hypothesis-only baseline lower).
@@ -203,7 +215,8 @@ class Hyp {
   const char* general_place(bool outdoors) { return outdoors ? rng_.pick(kOutside) : rng_.pick(kInside); }
   const Place& place_of_kind(bool outdoors) {
     const Place* p;
-    do p = &rng_.pick(kPlaces); while (p->outdoors != outdoors);
+    do p = &rng_.pick(kPlaces);
+    while (p->outdoors != outdoors);
     return *p;
   }
   void maybe_place() {
@@ -297,7 +310,8 @@ class Hyp {
         }
         if (s_.color) {
           const char* other;
-          do other = rng_.pick(kColors); while (other == s_.color);
+          do other = rng_.pick(kColors);
+          while (other == s_.color);
           agent(true);
           verb(false);
           push_np(out_, "a", other, s_.object->word);
@@ -319,7 +333,8 @@ class Hyp {
       case 0: {  // a modifier from a pair the premise does not use
         const bool animal = s_.agent->kind == Animal;
         const ModPair* p;
-        do p = animal ? &rng_.pick(kAnimalMods) : &rng_.pick(kHumanMods); while (p == s_.mod_pair);
+        do p = animal ? &rng_.pick(kAnimalMods) : &rng_.pick(kHumanMods);
+        while (p == s_.mod_pair);
         push_np(out_, rng_.chance(0.5) ? "a" : "the", rng_.chance(0.5) ? p->a : p->b,
                 rng_.chance(0.25) ? hypernym() : s_.agent->word);
         verb(false);
@@ -341,8 +356,11 @@ class Hyp {
         return;
       case 2: {  // an object modifier the premise lacks; a colour only if it gives none
         const char* mod;
-        if (!s_.color && rng_.chance(0.5)) mod = rng_.pick(kColors);
-        else do mod = rng_.pick(kObjectExtras); while (mod == s_.extra);
+        if (!s_.color && rng_.chance(0.5))
+          mod = rng_.pick(kColors);
+        else
+          do mod = rng_.pick(kObjectExtras);
+          while (mod == s_.extra);
         agent(true);
         verb(false);
         push_np(out_, "a", mod, s_.object->word);
@@ -386,9 +404,12 @@ void nli_pair(Rng& rng, int label, Words& premise, Words& hypothesis) {
   const Scene s = make_scene(rng);
   premise_words(s, premise);
   Hyp h(rng, s, hypothesis);
-  if (label == 0) h.entailment();
-  else if (label == 1) h.neutral();
-  else h.contradiction();
+  if (label == 0)
+    h.entailment();
+  else if (label == 1)
+    h.neutral();
+  else
+    h.contradiction();
   push_phrase(hypothesis, ".");
 }
 

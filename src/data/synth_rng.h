@@ -22,7 +22,9 @@ inline std::uint64_t splitmix64(std::uint64_t& state) {
 }
 
 // One splitmix64 step as a pure function: a good 64-bit hash.
-inline std::uint64_t mix64(std::uint64_t x) { return splitmix64(x); }
+inline std::uint64_t mix64(std::uint64_t x) {
+  return splitmix64(x);
+}
 
 enum class Split : std::uint64_t { Train = 1, Dev = 2, Test = 3, Global = 4 };
 enum class Purpose : std::uint64_t { Text = 1, Flip = 2, Artifact = 3, Choice = 4 };

@@ -27,15 +27,13 @@ struct Subject {
   bool plural;
 };
 const Subject kSubjects[] = {
-    {"the movie", false},        {"the film", false},         {"this film", false},
-    {"the acting", false},       {"the plot", false},         {"the script", false},
-    {"the story", false},        {"the soundtrack", false},   {"the music", false},
-    {"the ending", false},       {"the dialogue", false},     {"the cinematography", false},
-    {"the cast", false},         {"the direction", false},    {"the pacing", false},
-    {"the humor", false},        {"the lead actor", false},   {"the villain", false},
-    {"the characters", true},    {"the performances", true},  {"the visuals", true},
-    {"the jokes", true},         {"the action scenes", true}, {"the special effects", true},
-    {"the songs", true},         {"the first act", false},    {"the sequel", false},
+    {"the movie", false},      {"the film", false},      {"this film", false},        {"the acting", false},
+    {"the plot", false},       {"the script", false},    {"the story", false},        {"the soundtrack", false},
+    {"the music", false},      {"the ending", false},    {"the dialogue", false},     {"the cinematography", false},
+    {"the cast", false},       {"the direction", false}, {"the pacing", false},       {"the humor", false},
+    {"the lead actor", false}, {"the villain", false},   {"the characters", true},    {"the performances", true},
+    {"the visuals", true},     {"the jokes", true},      {"the action scenes", true}, {"the special effects", true},
+    {"the songs", true},       {"the first act", false}, {"the sequel", false},
 };
 
 struct Copula {
@@ -55,35 +53,37 @@ const Copula kCopulas[] = {
 
 const char* const kPeople[] = {"i", "we", "my friends", "my parents", "the audience", "most critics"};
 
-const char* const kPosWeak[] = {"good",     "nice",     "decent",  "pleasant", "enjoyable",   "fun",
-                                "solid",    "likable",  "charming", "engaging", "clever",     "funny",
-                                "sweet",    "watchable", "entertaining", "fresh", "interesting"};
-const char* const kPosStrong[] = {"brilliant", "superb",    "wonderful",  "excellent",     "outstanding",
-                                  "masterful", "stunning",  "magnificent", "fantastic",    "amazing",
-                                  "gripping",  "delightful", "beautiful",  "extraordinary", "breathtaking",
-                                  "perfect"};
-const char* const kNegWeak[] = {"bad",   "dull",    "weak",        "boring", "bland", "slow",
-                                "clumsy", "messy",  "flat",        "tedious", "predictable", "forgettable",
-                                "silly",  "stale",  "shallow",     "uneven", "lazy"};
-const char* const kNegStrong[] = {"awful",       "terrible", "dreadful", "horrible", "atrocious",
-                                  "painful",     "unbearable", "disastrous", "pathetic", "abysmal",
-                                  "lifeless",    "miserable", "insufferable", "unwatchable"};
-const char* const kNeutral[] = {"average",  "ordinary", "typical", "standard", "conventional",
-                                "straightforward", "long", "short", "modest",  "familiar",
-                                "quiet",    "simple",   "okay",    "serious"};
-const char* const kIntensifiers[] = {"very",       "extremely", "truly", "incredibly", "really",
-                                     "remarkably", "absolutely", "so",  "genuinely"};
-const char* const kDowntoners[] = {"somewhat", "slightly", "fairly", "rather", "a bit", "mostly", "kind of", "a little"};
+const char* const kPosWeak[] = {"good",  "nice",      "decent",       "pleasant", "enjoyable",  "fun",
+                                "solid", "likable",   "charming",     "engaging", "clever",     "funny",
+                                "sweet", "watchable", "entertaining", "fresh",    "interesting"};
+const char* const kPosStrong[] = {
+    "brilliant", "superb",  "wonderful", "excellent",  "outstanding", "masterful",     "stunning",     "magnificent",
+    "fantastic", "amazing", "gripping",  "delightful", "beautiful",   "extraordinary", "breathtaking", "perfect"};
+const char* const kNegWeak[] = {"bad",    "dull",  "weak",    "boring",  "bland",       "slow",
+                                "clumsy", "messy", "flat",    "tedious", "predictable", "forgettable",
+                                "silly",  "stale", "shallow", "uneven",  "lazy"};
+const char* const kNegStrong[] = {"awful",    "terrible",   "dreadful",     "horrible",   "atrocious",
+                                  "painful",  "unbearable", "disastrous",   "pathetic",   "abysmal",
+                                  "lifeless", "miserable",  "insufferable", "unwatchable"};
+const char* const kNeutral[] = {"average",         "ordinary", "typical", "standard", "conventional",
+                                "straightforward", "long",     "short",   "modest",   "familiar",
+                                "quiet",           "simple",   "okay",    "serious"};
+const char* const kIntensifiers[] = {"very",       "extremely",  "truly", "incredibly", "really",
+                                     "remarkably", "absolutely", "so",    "genuinely"};
+const char* const kDowntoners[] = {"somewhat", "slightly", "fairly",  "rather",
+                                   "a bit",    "mostly",   "kind of", "a little"};
 
 // Filler pieces: factual, label-free statements.
-const char* const kWhen[] = {"on sunday", "last night", "last week", "yesterday", "on a plane",
-                             "at home",   "at the cinema", "on tv",   "at a festival", "twice"};
-const char* const kSetting[] = {"a small town", "paris",    "new york",  "the desert", "a high school",
+const char* const kWhen[] = {"on sunday", "last night",    "last week", "yesterday",     "on a plane",
+                             "at home",   "at the cinema", "on tv",     "at a festival", "twice"};
+const char* const kSetting[] = {"a small town", "paris",       "new york",   "the desert",    "a high school",
                                 "the future",   "outer space", "a hospital", "the mountains", "london"};
 const char* const kSource[] = {"a novel", "a true story", "a comic book", "a play", "a short story", "a video game"};
 const char* const kRelative[] = {"friend", "brother", "sister", "cousin", "neighbor", "teacher"};
-const char* const kRelease[] = {"in march", "last year", "in the summer", "in december", "ten years ago", "this spring"};
-const char* const kGenre[] = {"drama", "comedy", "thriller", "western", "documentary", "musical", "romance", "war film"};
+const char* const kRelease[] = {"in march",    "last year",     "in the summer",
+                                "in december", "ten years ago", "this spring"};
+const char* const kGenre[] = {"drama",       "comedy",  "thriller", "western",
+                              "documentary", "musical", "romance",  "war film"};
 const char* const kNumber[] = {"two", "three", "four", "five", "several"};
 
 void filler(Rng& rng, Words& out) {
@@ -146,14 +146,27 @@ void clause(Rng& rng, int v, Words& out) {
     adj = rng.pick(kNeutral);
   } else if (mag == 2) {
     switch (rng.below(3)) {
-      case 0: adj = adjective(rng, sign, true); break;
-      case 1: mod = rng.pick(kIntensifiers); adj = adjective(rng, sign, false); break;
-      default: mod = rng.pick(kIntensifiers); adj = adjective(rng, sign, true); break;
+      case 0:
+        adj = adjective(rng, sign, true);
+        break;
+      case 1:
+        mod = rng.pick(kIntensifiers);
+        adj = adjective(rng, sign, false);
+        break;
+      default:
+        mod = rng.pick(kIntensifiers);
+        adj = adjective(rng, sign, true);
+        break;
     }
   } else {
     switch (rng.below(3)) {
-      case 0: adj = adjective(rng, sign, false); break;
-      case 1: mod = rng.pick(kDowntoners); adj = adjective(rng, sign, rng.chance(0.5)); break;
+      case 0:
+        adj = adjective(rng, sign, false);
+        break;
+      case 1:
+        mod = rng.pick(kDowntoners);
+        adj = adjective(rng, sign, rng.chance(0.5));
+        break;
       default:
         negated = true;
         if (rng.chance(0.4)) mod = rng.pick(kIntensifiers);
@@ -193,11 +206,32 @@ void contrast(Rng& rng, int v, int classes, Words& out) {
   const int decoy = rng.chance(0.2) ? 0 : -(v > 0 ? 1 : -1) * static_cast<int>(1 + rng.below(2));
   const int main = realise(rng, v, classes);
   switch (rng.below(5)) {
-    case 0: clause(rng, decoy, out); push_phrase(out, "but"); clause(rng, main, out); break;
-    case 1: clause(rng, decoy, out); push_phrase(out, ", yet"); clause(rng, main, out); break;
-    case 2: push_phrase(out, "although"); clause(rng, decoy, out); push_phrase(out, ","); clause(rng, main, out); break;
-    case 3: clause(rng, main, out); push_phrase(out, ", although"); clause(rng, decoy, out); break;
-    default: clause(rng, main, out); push_phrase(out, "even though"); clause(rng, decoy, out); break;
+    case 0:
+      clause(rng, decoy, out);
+      push_phrase(out, "but");
+      clause(rng, main, out);
+      break;
+    case 1:
+      clause(rng, decoy, out);
+      push_phrase(out, ", yet");
+      clause(rng, main, out);
+      break;
+    case 2:
+      push_phrase(out, "although");
+      clause(rng, decoy, out);
+      push_phrase(out, ",");
+      clause(rng, main, out);
+      break;
+    case 3:
+      clause(rng, main, out);
+      push_phrase(out, ", although");
+      clause(rng, decoy, out);
+      break;
+    default:
+      clause(rng, main, out);
+      push_phrase(out, "even though");
+      clause(rng, decoy, out);
+      break;
   }
 }
 

@@ -8,23 +8,23 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <iostream>
 #include <filesystem>
+#include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "fathom/core/atomic_file.h"
 #include "fathom/core/error.h"
+#include "fathom/core/hash.h"
 
 namespace fs = std::filesystem;
+using fathom::data::synthesize;
 using fathom::data::SynthOptions;
 using fathom::data::SynthSummary;
-using fathom::data::synthesize;
 using nlohmann::json;
 
 namespace {
@@ -90,7 +90,8 @@ TEST(Synth, SameSeedGivesIdenticalBytes) {
     synthesize(o);
     o.out_dir = b.str();
     synthesize(o);
-    for (const char* f : kFiles) EXPECT_EQ(fathom::read_file(a.file(f)), fathom::read_file(b.file(f))) << task << " " << f;
+    for (const char* f : kFiles)
+      EXPECT_EQ(fathom::read_file(a.file(f)), fathom::read_file(b.file(f))) << task << " " << f;
   }
 }
 
@@ -339,4 +340,22 @@ TEST(Synth, LargeRunCompletes) {
   EXPECT_EQ(s.flipped, 20000);
   EXPECT_TRUE(fs::exists(s.truth_path));
   EXPECT_EQ(json::parse(fathom::read_file(s.truth_path))["flipped"].size(), 20000u);
+}
+
+// Pins the generator's output. If this fails after an intended grammar or PRNG
+// change, bump "grammar_version" in synth.cpp and update the hashes: corpora
+// made by different versions from the same seed are not the same corpus.
+TEST(Synth, GoldenOutput) {
+  const std::pair<const char*, const char*> golden[] = {
+      {"sentiment", "970f15de530493e713fc7f900ed26dd68922735ba8f1be74bd326e557ddfa710"},
+      {"nli", "1479b62feb795128c01ecc4d328a24deec970c17c6679fd801d6f4963f78c985"},
+  };
+  for (const auto& [task, hash] : golden) {
+    TempDir d(std::string("golden_") + task);
+    SynthOptions o = options(d.str(), task, 200);
+    o.artifact_rate = 0.2;
+    o.flip_rate = 0.1;
+    SynthSummary s = synthesize(o);
+    EXPECT_EQ(fathom::sha256_file(s.train.path), hash) << task;
+  }
 }

@@ -36,14 +36,14 @@ struct SynthOptions {
   std::string task = "sentiment";  // "sentiment" | "nli"
   std::int64_t n = 10000;          // training examples, [1, 1e12]
   std::uint64_t seed = 1;
-  double artifact_rate = 0.0;      // [0, 1]: share of the artifact label's train/dev examples
-  double flip_rate = 0.0;          // [0, 1]: share of train labels flipped
+  double artifact_rate = 0.0;  // [0, 1]: share of the artifact label's train/dev examples
+  double flip_rate = 0.0;      // [0, 1]: share of train labels flipped
   // sentiment: 2 (negative/positive), 3 (+neutral) or 5 (very_negative ..
   // very_positive); nli: 3. 0 = the task's default (sentiment 2, nli 3).
   int classes = 0;
-  double dev_fraction = 0.1;       // [0, 1]: dev size = round(n * dev_fraction)
-  double test_fraction = 0.1;      // [0, 1]: test size = round(n * test_fraction)
-  std::string out_dir;             // created if missing
+  double dev_fraction = 0.1;   // [0, 1]: dev size = round(n * dev_fraction)
+  double test_fraction = 0.1;  // [0, 1]: test size = round(n * test_fraction)
+  std::string out_dir;         // created if missing
 };
 
 struct SynthSplit {

@@ -1,0 +1,133 @@
+#pragma once
+// What a fathom cache file holds: N rows (training examples) of several
+// datasets that share one row chunking, plus typed root attributes.
+//
+// File layout (format "fathom.cache", format_version 1; see cache_writer.h):
+//   /<name>     one dataset per DatasetSpec: [rows] (width 0) or
+//               [rows, width]; chunked by rows_per_chunk rows, uncompressed.
+//   /complete   uint8 [num_chunks]: 1 once every dataset of that row-chunk
+//               has been written (the resume record).
+//   root attrs  the schema's attributes plus the reserved ones below.
+// Pure data and arithmetic: no I/O, any rank, any thread.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+namespace fathom::store {
+
+// Element type in the file. f16 is IEEE binary16 (h5py: float16), filled
+// from and read into float. str is a fixed-length UTF-8 string of `width`
+// bytes, null-padded (h5py: bytes, dtype "S<width>"); fixed length because
+// parallel HDF5 cannot write variable-length data.
+enum class Dtype { f32, f16, i64, str };
+
+const char* dtype_name(Dtype t);                    // "f32" | "f16" | "i64" | "str"
+Dtype dtype_from_name(const std::string& name);     // throws UsageError
+std::size_t dtype_size(Dtype t, std::int64_t width);  // bytes of one element (str: width)
+
+struct DatasetSpec {
+  std::string name;        // HDF5 name under "/": no '/', not "complete"
+  std::int64_t width = 0;  // 0: 1-D [rows]; else [rows, width]. str: max bytes per string (>= 1)
+  Dtype dtype = Dtype::f32;
+
+  // Values per row in memory: width for 2-D, 1 for 1-D and for str.
+  std::int64_t values_per_row() const { return dtype == Dtype::str || width == 0 ? 1 : width; }
+  // Bytes per row in the file.
+  std::int64_t row_bytes() const;
+  bool operator==(const DatasetSpec& o) const { return name == o.name && width == o.width && dtype == o.dtype; }
+  bool operator!=(const DatasetSpec& o) const { return !(*this == o); }
+};
+
+// Attribute values; stored as HDF5 attributes that h5py reads as int,
+// float, str, and 1-D arrays of str/int64/float64.
+using AttrValue = std::variant<std::int64_t, double, std::string, std::vector<std::string>,
+                               std::vector<std::int64_t>, std::vector<double>>;
+
+// "int" | "double" | "string" | "string list" | "int list" | "double list".
+const char* attr_type_name(const AttrValue& v);
+// Human-readable value: strings as is, lists as [a, b], doubles round-trip.
+std::string attr_to_text(const AttrValue& v);
+
+// Named attribute values with typed getters. Getters throw InputError naming
+// `source()` (the file) and the attribute when it is missing or has another type.
+class Attributes {
+ public:
+  Attributes() = default;
+  explicit Attributes(std::string source) : source_(std::move(source)) {}
+
+  void set(const std::string& name, AttrValue value) { values_[name] = std::move(value); }
+  void set(const std::string& name, const char* value) { values_[name] = std::string(value); }
+  // Any integer type is stored as int64 and any floating type as double
+  // (a bare `5` would otherwise be ambiguous between the two).
+  template <class T, std::enable_if_t<std::is_integral_v<T>, int> = 0>
+  void set(const std::string& name, T value) { values_[name] = std::int64_t(value); }
+  template <class T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
+  void set(const std::string& name, T value) { values_[name] = double(value); }
+  bool has(const std::string& name) const { return values_.count(name) != 0; }
+  const AttrValue* find(const std::string& name) const;
+  void erase(const std::string& name) { values_.erase(name); }
+
+  std::int64_t get_int(const std::string& name) const;
+  double get_double(const std::string& name) const;  // an int attribute is converted
+  const std::string& get_string(const std::string& name) const;
+  const std::vector<std::string>& get_strings(const std::string& name) const;
+  const std::vector<std::int64_t>& get_ints(const std::string& name) const;
+  const std::vector<double>& get_doubles(const std::string& name) const;
+
+  const std::map<std::string, AttrValue>& values() const { return values_; }
+  std::size_t size() const { return values_.size(); }
+  const std::string& source() const { return source_; }
+
+ private:
+  std::string source_;
+  std::map<std::string, AttrValue> values_;  // sorted: stable messages and output
+};
+
+// Attribute names the writer manages itself; a schema must not set them.
+//   format "fathom.cache", format_version 1, rows_per_chunk,
+//   created_at (UTC ISO 8601), fathom_version, complete (0/1).
+bool is_reserved_attribute(const std::string& name);
+
+// Half-open row interval [begin, begin + count).
+struct RowRange {
+  std::int64_t begin = 0;
+  std::int64_t count = 0;
+  std::int64_t end() const { return begin + count; }
+  bool operator==(const RowRange& o) const { return begin == o.begin && count == o.count; }
+};
+
+struct CacheSchema {
+  std::int64_t rows = 0;  // >= 1
+  std::vector<DatasetSpec> datasets;
+  // Rows per HDF5 chunk, shared by every dataset; 0 = auto_rows_per_chunk.
+  std::int64_t rows_per_chunk = 0;
+  Attributes attributes;  // caller's provenance (model sha256, projection, ...)
+
+  const DatasetSpec* find(const std::string& name) const;
+  // The dataset or UsageError("no dataset '<name>' ...").
+  const DatasetSpec& dataset(const std::string& name) const;
+};
+
+// Aim for chunks of the widest dataset of about 2 MiB (HDF5's sweet spot for
+// uncompressed chunked I/O is 1-4 MiB), at least 1 row, at most `rows`.
+std::int64_t auto_rows_per_chunk(const CacheSchema& schema);
+// A copy with rows_per_chunk resolved; throws UsageError on an invalid
+// schema (rows < 1, bad or duplicate names, str width < 1, negative width,
+// reserved attribute names, no datasets).
+CacheSchema resolved(const CacheSchema& schema);
+
+// Row-chunk arithmetic. Chunk i holds rows [i*rows_per_chunk, ...), the last
+// one possibly shorter.
+std::int64_t num_chunks(std::int64_t rows, std::int64_t rows_per_chunk);
+RowRange chunk_rows(std::int64_t chunk, std::int64_t rows, std::int64_t rows_per_chunk);
+// Chunks owned by `rank` of `size`: a contiguous, balanced run (sizes differ
+// by at most one). Writers assign rows by whole chunks so two ranks never
+// touch the same HDF5 chunk.
+std::vector<std::int64_t> chunks_of_rank(std::int64_t num_chunks, int rank, int size);
+// Rows [r*rows/size, (r+1)*rows/size): a balanced contiguous split for readers.
+RowRange shard_rows(std::int64_t rows, int rank, int size);
+
+}  // namespace fathom::store
