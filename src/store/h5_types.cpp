@@ -25,7 +25,8 @@ void put(hid_t obj, const std::string& name, hid_t file_type, hid_t mem_type, bo
   H5Handle space = scalar_or_list_space(list, n, where);
   H5Handle attr = h5_own(H5Acreate2(obj, name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT),
                          H5Kind::attribute, "H5Acreate", where);
-  h5_check(H5Awrite(attr.get(), mem_type, buf), "H5Awrite", where);
+  // An empty list has no data (and HDF5 refuses a null buffer).
+  if (n > 0) h5_check(H5Awrite(attr.get(), mem_type, buf), "H5Awrite", where);
 }
 
 template <class T>
@@ -202,6 +203,13 @@ herr_t read_one(hid_t obj, const char* name_c, const H5A_info_t*, void* data) {
   };
   if (space_class == H5S_NULL || n < 0) return skip();
   const std::size_t count = std::size_t(n);
+  if (count == 0 && list && (cls == H5T_INTEGER || cls == H5T_FLOAT || cls == H5T_STRING)) {
+    // Nothing to read (HDF5 refuses a null buffer); the class says which list.
+    if (cls == H5T_INTEGER) ctx.out->set(name, std::vector<std::int64_t>{});
+    if (cls == H5T_FLOAT) ctx.out->set(name, std::vector<double>{});
+    if (cls == H5T_STRING) ctx.out->set(name, std::vector<std::string>{});
+    return 0;
+  }
   if (cls == H5T_INTEGER) {
     std::vector<std::int64_t> v(count);
     if (H5Aread(attr.get(), H5T_NATIVE_INT64, v.data()) < 0) {

