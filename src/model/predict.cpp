@@ -52,6 +52,7 @@ void predict_batch(Bundle& bundle, std::vector<data::Example>& chunk, std::vecto
     nlohmann::ordered_json p = nlohmann::ordered_json::object();
     for (std::size_t c = 0; c < labels.size(); ++c) p[labels[c]] = round6(P[std::int64_t(i)][std::int64_t(c)]);
     line["probs"] = std::move(p);
+    line["gold"] = nullptr;  // every line has the same keys
     if (gold[i]) {
       line["gold"] = *gold[i];
       ++tally.n_gold;
@@ -136,7 +137,7 @@ PredictResult predict(const PredictOptions& o, comm::Communicator& comm) {
   const auto t0 = Clock::now();
   const std::int64_t batches = (records + o.batch - 1) / o.batch;
   const data::Range mine = data::shard_range(batches, comm.rank(), comm.size());
-  const data::Range range{mine.begin * o.batch, std::min(records, mine.end * o.batch)};
+  const data::Range range{std::min(records, mine.begin * o.batch), std::min(records, mine.end * o.batch)};
   Tally tally;
   std::string text;
   collective_check(comm, "predicting " + o.corpus, [&] { text = predict_rows(o, bundle, range, tally); });

@@ -77,7 +77,7 @@ ResumePlan plan_on_root(const TrainOptions& o, const std::string& config_json) {
     throw UsageError("train: " + c.path + " was written by a different training configuration (checkpoint " +
                      c.config_hash.substr(0, 12) + ", this run " + hash.substr(0, 12) + ")" +
                      (diff.empty() ? "" : ": " + diff) +
-                     ". Pass --force to start over in " + o.out_dir + ", or choose another --out.");
+                     ". Rerun with --no-resume to start over in " + o.out_dir + ", or choose another --out.");
   }
   // Newest checkpoint not beyond the requested epochs (a shorter rerun
   // rebuilds the bundle from an earlier epoch).

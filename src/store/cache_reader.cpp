@@ -5,6 +5,7 @@
 #include "cache_format.h"
 #include "fathom/core/error.h"
 #include "fathom/store/half.h"
+#include "h5_rows.h"
 #include "h5_types.h"
 
 namespace fathom::store {
@@ -45,15 +46,8 @@ void CacheReader::Impl::read(std::size_t d, std::int64_t begin, std::int64_t cou
   const DatasetSpec& spec = schema.datasets[d];
   const H5Where where{path, spec.name};
   const hid_t ds = datasets[d].get();
-  H5Handle fspace = detail::h5_own(H5Dget_space(ds), H5Kind::dataspace, "H5Dget_space", where);
-  const hsize_t start[2] = {hsize_t(begin), 0};
-  const hsize_t n[2] = {hsize_t(count), hsize_t(spec.width)};
-  detail::h5_check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, n, nullptr),
-                   "H5Sselect_hyperslab", where);
-  const hsize_t mem_dims[1] = {hsize_t(count * spec.values_per_row())};
-  H5Handle mspace =
-      detail::h5_own(H5Screate_simple(1, mem_dims, nullptr), H5Kind::dataspace, "H5Screate_simple", where);
-  detail::h5_check(H5Dread(ds, mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, out), "H5Dread", where);
+  const detail::RowSelection sel = detail::select_rows(ds, spec, begin, count, where);
+  detail::h5_check(H5Dread(ds, mem_type, sel.memory.get(), sel.file.get(), H5P_DEFAULT, out), "H5Dread", where);
 }
 
 CacheReader::CacheReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -110,9 +110,10 @@ std::string text_of(const json& j) {
   for (const auto& d : j["datasets"]) {
     char line[512];
     const std::string layout = d["chunks"].is_null() ? "contiguous" : "chunks " + dims_text(d["chunks"]);
-    std::snprintf(line, sizeof line, "    %-*s  %-*s  %-*s  %s, %s\n", int(name_w), d["name"].get<std::string>().c_str(),
-                  int(shape_w), dims_text(d["shape"]).c_str(), int(type_w), d["dtype"].get<std::string>().c_str(),
-                  layout.c_str(), human_bytes(d["storage_bytes"].get<double>()).c_str());
+    std::snprintf(line, sizeof line, "    %-*s  %-*s  %-*s  %s, %s\n", int(name_w),
+                  d["name"].get<std::string>().c_str(), int(shape_w), dims_text(d["shape"]).c_str(), int(type_w),
+                  d["dtype"].get<std::string>().c_str(), layout.c_str(),
+                  human_bytes(d["storage_bytes"].get<double>()).c_str());
     os << line;
     for (const auto& [name, value] : d["attributes"].items()) os << "      @" << name << " = " << value.dump() << "\n";
   }
@@ -140,7 +141,8 @@ FileSummary describe(const std::string& path) {
   j["attributes"] = attributes_json(attrs);
   j["datasets"] = json::array();
   for (const auto& name : all_links(file.get(), where))
-    if (detail::is_dataset(file.get(), name, where)) j["datasets"].push_back(dataset_json(file.get(), path, name, &skipped));
+    if (detail::is_dataset(file.get(), name, where))
+      j["datasets"].push_back(dataset_json(file.get(), path, name, &skipped));
   j["skipped_attributes"] = skipped;
 
   j["format"] = nullptr;
@@ -149,12 +151,12 @@ FileSummary describe(const std::string& path) {
   j["chunks_done"] = nullptr;
   j["chunks_total"] = nullptr;
   const AttrValue* format = attrs.find("format");
-  if (format && std::holds_alternative<std::string>(*format) &&
-      std::get<std::string>(*format) == detail::kFormatName) {
+  if (format && std::holds_alternative<std::string>(*format) && std::get<std::string>(*format) == detail::kFormatName) {
     j["format"] = detail::kFormatName;
     j["format_version"] = attrs.get_int("format_version");
     const AttrValue* complete = attrs.find("complete");
-    j["complete"] = complete && std::holds_alternative<std::int64_t>(*complete) && std::get<std::int64_t>(*complete) == 1;
+    j["complete"] =
+        complete && std::holds_alternative<std::int64_t>(*complete) && std::get<std::int64_t>(*complete) == 1;
     const auto flags = detail::read_complete_flags(file.get(), path);
     std::int64_t done = 0;
     for (auto f : flags) done += f ? 1 : 0;

@@ -57,7 +57,12 @@ herr_t collect(unsigned n, const H5E_error2_t* err, void* out) {
   if (n > 0) s += "; ";
   s += err->func_name ? err->func_name : "?";
   s += ": ";
-  s += err->desc ? err->desc : "(no description)";
+  // Some descriptions embed ctime() output with its newline; keep one line.
+  std::string desc = err->desc ? err->desc : "(no description)";
+  for (char& c : desc)
+    if (c == '\n') c = ' ';
+  while (!desc.empty() && desc.back() == ' ') desc.pop_back();
+  s += desc;
   return 0;
 }
 }  // namespace

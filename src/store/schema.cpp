@@ -150,7 +150,7 @@ CacheSchema resolved(const CacheSchema& schema) {
     throw UsageError("cache schema: rows_per_chunk must be >= 0, got " + std::to_string(schema.rows_per_chunk));
   std::set<std::string> names;
   for (const auto& d : schema.datasets) {
-    if (d.name.empty() || d.name.find('/') != std::string::npos || d.name == "complete" || d.name == "." )
+    if (d.name.empty() || d.name.find('/') != std::string::npos || d.name == "complete" || d.name == ".")
       throw UsageError("cache schema: invalid dataset name '" + d.name + "'");
     if (!names.insert(d.name).second) throw UsageError("cache schema: duplicate dataset '" + d.name + "'");
     if (d.width < 0) throw UsageError("cache schema: dataset '" + d.name + "' has negative width");
@@ -163,6 +163,11 @@ CacheSchema resolved(const CacheSchema& schema) {
   CacheSchema out = schema;
   if (out.rows_per_chunk == 0) out.rows_per_chunk = auto_rows_per_chunk(schema);
   out.rows_per_chunk = std::min(out.rows_per_chunk, out.rows);
+  // HDF5 limits a chunk to 4 GiB.
+  for (const auto& d : out.datasets)
+    if (double(out.rows_per_chunk) * double(d.row_bytes()) >= 4294967296.0)
+      throw UsageError("cache schema: a chunk of " + std::to_string(out.rows_per_chunk) + " rows of '" + d.name +
+                       "' exceeds HDF5's 4 GiB chunk limit; lower rows_per_chunk");
   return out;
 }
 

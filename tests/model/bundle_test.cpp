@@ -265,7 +265,9 @@ torch::jit::Module scripted(const ScriptSpec& s) {
         "    logits = " + logits + "\n"
         "    return logits, features\n";
   }
-  if (!skip("forward")) src += "def forward(self, ids, mask, type_ids):\n    " + s.forward + "\n";
+  // With another method missing, forward must not call it (or define() fails).
+  std::string forward = s.skip.empty() ? s.forward : "return torch.zeros([ids.size(0), " + std::to_string(s.labels) + "])";
+  if (!skip("forward")) src += "def forward(self, ids, mask, type_ids):\n    " + forward + "\n";
   m.define(src);
   return m;
 }

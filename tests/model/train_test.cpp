@@ -153,7 +153,7 @@ TEST(Train, CheckpointsOfAnotherConfigurationAreRefused) {
   } catch (const fathom::UsageError& e) {
     const std::string what = e.what();
     EXPECT_NE(what.find("lr was 0.02, now 0.05"), std::string::npos) << what;
-    EXPECT_NE(what.find("--force"), std::string::npos) << what;
+    EXPECT_NE(what.find("--no-resume"), std::string::npos) << what;
   }
   // An edited corpus is a different configuration too.
   fathom::testing::write_sentiment_corpus(o.corpus, 240, 3);
@@ -163,7 +163,7 @@ TEST(Train, CheckpointsOfAnotherConfigurationAreRefused) {
   } catch (const fathom::UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("corpus_sha256"), std::string::npos) << e.what();
   }
-  // resume = false (--force) starts over.
+  // resume = false (--no-resume) starts over.
   changed.resume = false;
   auto r = fathom::model::train_model(changed, *comm);
   EXPECT_EQ(r.resumed_from, 0);

@@ -37,7 +37,8 @@ std::vector<std::int64_t> visit(RowBlocks& blocks, std::size_t budget, std::int6
       const std::int64_t row = blocks.begin() + i;
       seen.push_back(row);
       for (std::int64_t c = 0; c < width; ++c) {
-        const float want = half ? half_to_float(float_to_half(testing::gradient_of(row, c))) : testing::feature_of(row, c);
+        const float want =
+            half ? half_to_float(float_to_half(testing::gradient_of(row, c))) : testing::feature_of(row, c);
         EXPECT_EQ(blocks.data()[i * width + c], want);
       }
     }

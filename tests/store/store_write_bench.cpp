@@ -1,7 +1,15 @@
 // CacheWriter write throughput vs fwrite of the same bytes.
+//   store_write_bench [dir] [MiB] [width] [f32|f16] [sync 0|1] [repeats]
 // Every rank writes its chunks of one cache; then each rank fwrites its
-// share to a plain file. Neither path fsyncs, so both measure the way to
-// the page cache (what a training job sees), not the disk.
+// share to a plain file. The two alternate `repeats` times and the median
+// is reported, since on a shared machine the page cache's writeback
+// throttling hits whichever runs second. sync=1 adds an fsync of each file
+// to both timings (durable throughput); sync=0 measures the way to the page
+// cache, which is what a job sees while the disk keeps up.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -11,13 +19,32 @@
 #include "fathom/comm/communicator.h"
 #include "fathom/store/cache_writer.h"
 
+namespace {
+
 using Clock = std::chrono::steady_clock;
+
+void fsync_path(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   const std::string dir = argc > 1 ? argv[1] : std::filesystem::temp_directory_path().string();
   const std::int64_t mib = argc > 2 ? std::stoll(argv[2]) : 256;
   const std::int64_t width = argc > 3 ? std::stoll(argv[3]) : 4096;
   const std::string dtype = argc > 4 ? argv[4] : "f32";
+  const bool sync = argc > 5 && std::string(argv[5]) == "1";
+  const int repeats = argc > 6 ? std::stoi(argv[6]) : 3;
   auto comm = fathom::comm::make_communicator("auto");
   const int rank = comm->rank(), size = comm->size();
 
@@ -25,53 +52,52 @@ int main(int argc, char** argv) {
   const std::int64_t elem = dtype == "f16" ? 2 : 4;
   schema.rows = (mib << 20) / (width * elem);
   schema.datasets = {{"gradients", width, fathom::store::dtype_from_name(dtype)}};
+  const std::int64_t rpc = fathom::store::resolved(schema).rows_per_chunk;
   const std::string path = dir + "/store_bench.h5", plain = dir + "/store_bench." + std::to_string(rank) + ".bin";
+  std::vector<float> block(std::size_t(rpc * width));
+  for (std::size_t i = 0; i < block.size(); ++i) block[i] = float(i % 1000) * 0.001f;
+  // fwrite gets bytes already in file format: the comparison is I/O plus
+  // HDF5 overhead (f16 conversion included on the cache side).
+  std::vector<char> bytes(block.size() * std::size_t(elem), 1);
 
-  std::vector<float> row_block;
-  double cache_s = 0, plain_s = 0;
-  std::int64_t my_rows = 0;
-  {
+  std::vector<double> cache_s, plain_s;
+  for (int rep = 0; rep < repeats; ++rep) {
+    std::int64_t my_rows = 0;
     comm->barrier();
-    const auto t0 = Clock::now();
-    auto w = fathom::store::CacheWriter::create(path, schema, *comm);
-    const std::int64_t rpc = w.schema().rows_per_chunk;
-    row_block.assign(std::size_t(rpc * width), 0.0f);
-    for (std::size_t i = 0; i < row_block.size(); ++i) row_block[i] = float(i % 1000) * 0.001f;
-    for (std::int64_t c : w.chunks_of_rank(rank, size)) {
-      const auto r = w.chunk_rows(c);
-      w.write_rows("gradients", r.begin, r.count, row_block.data());
-      my_rows += r.count;
+    auto t0 = Clock::now();
+    {
+      auto w = fathom::store::CacheWriter::create(path, schema, *comm);
+      for (std::int64_t c : w.chunks_of_rank(rank, size)) {
+        const auto r = w.chunk_rows(c);
+        w.write_rows("gradients", r.begin, r.count, block.data());
+        my_rows += r.count;
+      }
+      w.finalize();
     }
-    w.finalize();
+    if (sync && rank == 0) fsync_path(path);
     comm->barrier();
-    cache_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  }
-  {
-    // The same bytes per rank (already converted for f16: fwrite gets no
-    // conversion work, so the comparison is I/O plus HDF5 overhead).
-    std::vector<char> bytes(row_block.size() * std::size_t(elem));
-    const std::int64_t rpc = std::int64_t(row_block.size()) / width;
+    cache_s.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+
     comm->barrier();
-    const auto t0 = Clock::now();
+    t0 = Clock::now();
     FILE* f = std::fopen(plain.c_str(), "wb");
-    for (std::int64_t done = 0; done < my_rows; done += rpc) {
-      const std::int64_t n = std::min(rpc, my_rows - done);
-      std::fwrite(bytes.data(), 1, std::size_t(n * width * elem), f);
-    }
+    for (std::int64_t done = 0; done < my_rows; done += rpc)
+      std::fwrite(bytes.data(), 1, std::size_t(std::min(rpc, my_rows - done) * width * elem), f);
+    std::fflush(f);
+    if (sync) ::fsync(fileno(f));
     std::fclose(f);
     comm->barrier();
-    plain_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    plain_s.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    std::filesystem::remove(plain);
+    comm->barrier();
+    if (rank == 0) std::filesystem::remove(path);
   }
-  const double total_mb = double(schema.rows * width * elem) / 1e6;
+  const double mb = double(schema.rows * width * elem) / 1e6;
   if (rank == 0)
-    std::printf("ranks=%d rows=%lld width=%lld dtype=%s bytes=%.1f MB rows_per_chunk=%lld\n"
-                "  CacheWriter (create+write+finalize): %.3f s  %.0f MB/s\n"
-                "  fwrite of the same bytes:            %.3f s  %.0f MB/s\n",
-                size, (long long)schema.rows, (long long)width, dtype.c_str(), total_mb,
-                (long long)fathom::store::resolved(schema).rows_per_chunk, cache_s, total_mb / cache_s, plain_s,
-                total_mb / plain_s);
-  comm->barrier();
-  std::filesystem::remove(plain);
-  if (rank == 0) std::filesystem::remove(path);
+    std::printf("ranks=%d rows=%lld width=%lld dtype=%s %.1f MB rows_per_chunk=%lld sync=%d (median of %d)\n"
+                "  CacheWriter create+write+finalize: %.3f s  %6.0f MB/s\n"
+                "  fwrite of the same bytes:          %.3f s  %6.0f MB/s\n",
+                size, (long long)schema.rows, (long long)width, dtype.c_str(), mb, (long long)rpc, int(sync), repeats,
+                median(cache_s), mb / median(cache_s), median(plain_s), mb / median(plain_s));
   return 0;
 }

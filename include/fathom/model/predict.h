@@ -5,7 +5,7 @@
 // the number of ranks):
 //   {"id": "<id>", "label": "<predicted label>",
 //    "probs": {"<label 0>": p0, "<label 1>": p1, ...},   (bundle label order)
-//    "gold": "<gold label>"}                              (only if the record has one)
+//    "gold": "<gold label>" or null}                      (null: the record has no label)
 // probs are softmax probabilities rounded to 6 significant digits, so the
 // file is stable across rank counts and thread counts in the last bits.
 // Batches are fixed runs of `batch` consecutive records and ranks take whole

@@ -34,7 +34,7 @@
 //    after the newest complete checkpoint with epoch <= epochs. Checkpoints of
 //    another configuration throw UsageError naming the differing option.
 //    resume == false deletes out_dir/checkpoints and metrics.jsonl and starts
-//    over (the CLI's --force).
+//    over (the CLI's --no-resume).
 #include <cstdint>
 #include <optional>
 #include <string>

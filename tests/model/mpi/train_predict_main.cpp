@@ -76,6 +76,7 @@ TEST(ModelMpi, TrainingEqualsSingleProcess) {
       auto rs = fathom::model::train_model(s, *one);
       single_accuracy = rs.dev_accuracy;
       diff = fathom::testing::max_weight_difference(o.out_dir, s.out_dir);
+      std::printf("%s np=%d: max |w_np - w_1| = %.3g\n", arch, g_comm->size(), diff);
       for (std::size_t e = 0; e < 3; ++e)
         EXPECT_NEAR(r.epochs[e].train_loss, rs.epochs[e].train_loss, 1e-5) << "epoch " << e + 1;
       EXPECT_EQ(r.dev_accuracy, single_accuracy);
@@ -95,7 +96,10 @@ TEST(ModelMpi, ResumeEqualsUninterruptedRun) {
   auto r = fathom::model::train_model(part, *g_comm);
   EXPECT_EQ(r.resumed_from, 1);
   double diff = 0;
-  if (g_comm->is_root()) diff = fathom::testing::max_weight_difference(full.out_dir, part.out_dir);
+  if (g_comm->is_root()) {
+    diff = fathom::testing::max_weight_difference(full.out_dir, part.out_dir);
+    std::printf("np=%d: max |w_resumed - w_full| = %.3g\n", g_comm->size(), diff);
+  }
   EXPECT_TRUE(agreed(diff <= 1e-6)) << "max |w_resumed - w_full| = " << diff;
 }
 
