@@ -53,7 +53,12 @@ TorchScriptModel::TorchScriptModel(torch::jit::Module module, std::string archit
   }
 
   std::map<std::string, torch::Tensor> params;
-  for (const auto& p : module_.named_parameters(/*recurse=*/true)) params[p.name] = p.value;
+  for (const auto& p : module_.named_parameters(/*recurse=*/true)) {
+    // fathom chooses what to differentiate through parameter filters, so a
+    // parameter frozen at export time must still be differentiable here.
+    p.value.requires_grad_(true);
+    params[p.name] = p.value;
+  }
   auto weight = params.find("classifier.weight");
   auto bias = params.find("classifier.bias");
   if (weight == params.end() || bias == params.end()) {

@@ -29,6 +29,7 @@ class TorchScriptModel final : public Model {
   // file) is named in every error. `groups` come from fathom.json and may be
   // empty: "classifier" is fixed, "embeddings" is found by matching
   // embedding_matrix() with a parameter if the bundle does not name it.
+  // Every parameter is made to require grad (filters decide what is used).
   TorchScriptModel(torch::jit::Module module, std::string architecture, std::string source,
                    ParameterGroups groups = {});
 

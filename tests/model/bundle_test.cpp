@@ -305,6 +305,7 @@ TEST_F(TorchScriptBundleTest, LoadsAndMatchesTheScriptedModule) {
   EXPECT_EQ(b.model->embedding_dim(), 8);
   auto groups = b.model->parameter_groups();
   EXPECT_EQ(groups["embeddings"], (std::vector<std::string>{"embeddings.weight"}));
+  for (const auto& [name, t] : b.model->named_parameters()) EXPECT_TRUE(t.requires_grad()) << name;
   EXPECT_EQ(names_of(select_parameters(*b.model, "classifier")),
             (std::vector<std::string>{"classifier.weight", "classifier.bias"}));
 

@@ -51,8 +51,9 @@ struct TrainOptions {
   std::string out_dir;  // bundle, metrics.jsonl, checkpoints/
   std::string arch = "boe";         // boe | bilstm | transformer
   std::string tokenizer = "word";   // word | wordpiece
-  // Existing vocab.txt; "" = build one from the training corpus (wordpiece
-  // needs an existing vocabulary).
+  // Existing vocab.txt; "" = build one from the training corpus (texts and
+  // pairs) with min_count / max_vocab; for wordpiece, min_count is the
+  // whole-word threshold of its builder.
   std::string vocab;
   bool lowercase = true;
   std::int64_t min_count = 1;       // vocabulary building
