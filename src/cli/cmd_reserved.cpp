@@ -7,8 +7,6 @@ namespace fathom::cli {
 
 std::vector<Registered> register_reserved(CLI::App& app, Context&) {
   static const std::pair<const char*, const char*> kReserved[] = {
-      {"cache", "per-example gradients and features of a corpus into one HDF5 file"},
-      {"inspect", "summarise a fathom HDF5 file, check it against a model"},
       {"index", "build a FAISS index over cached features or gradients"},
       {"knn", "nearest training examples of test examples (kNN interpretation)"},
       {"representer", "representer point values (Yeh et al. 2018)"},

@@ -1,6 +1,7 @@
 // bilstm: stacked bidirectional LSTM over the embeddings, masked max-pool of
 // [fwd;bwd] -> Linear+tanh -> classifier.
 #include "builtin_modules.h"
+#include "fathom/model/taps.h"
 
 namespace fathom::model::detail {
 
@@ -13,14 +14,14 @@ LstmDirectionImpl::LstmDirectionImpl(std::int64_t input_dim, std::int64_t hidden
 torch::Tensor LstmDirectionImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, bool reverse) {
   const std::int64_t batch = x.size(0), steps = x.size(1), hidden = weight_hh.size(1);
   // Input projections of all steps in one matmul; only the recurrence is sequential.
-  auto projected = torch::matmul(x, weight_ih.t()) + bias;  // [B,T,4H]
+  auto projected = tapped_linear(x, weight_ih, bias);  // [B,T,4H]
   auto real = mask.ne(0).unsqueeze(-1);                     // [B,T,1]
   auto h = torch::zeros({batch, hidden}, x.options());
   auto c = torch::zeros({batch, hidden}, x.options());
   std::vector<torch::Tensor> outputs(static_cast<std::size_t>(steps));
   for (std::int64_t s = 0; s < steps; ++s) {
     const std::int64_t t = reverse ? steps - 1 - s : s;
-    auto gates = (projected.select(1, t) + torch::matmul(h, weight_hh.t())).chunk(4, 1);
+    auto gates = (projected.select(1, t) + tapped_linear(h, weight_hh, {})).chunk(4, 1);
     auto c_next = torch::sigmoid(gates[1]) * c + torch::sigmoid(gates[0]) * torch::tanh(gates[2]);
     auto h_next = torch::sigmoid(gates[3]) * torch::tanh(c_next);
     // Padding steps keep the previous state, so a row's result does not

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "builtin_modules.h"
+#include "fathom/model/taps.h"
 
 namespace fathom::model::detail {
 
@@ -17,7 +18,7 @@ double lowest_value(torch::ScalarType dtype) {
   }
 }
 
-torch::Tensor ClassifierNetImpl::embed(const torch::Tensor& ids) { return embeddings(ids); }
+torch::Tensor ClassifierNetImpl::embed(const torch::Tensor& ids) { return tapped_embedding(ids, embeddings->weight); }
 
 void ClassifierNetImpl::build_embeddings(const BuiltinConfig& c) {
   embeddings = register_module("embeddings", torch::nn::Embedding(c.vocab_size, c.embedding_dim));
@@ -31,10 +32,10 @@ void ClassifierNetImpl::build_head(std::int64_t pooled_dim, const BuiltinConfig&
 
 ModelOutput ClassifierNetImpl::head(const torch::Tensor& pooled) {
   ModelOutput out;
-  out.features = torch::tanh(pooler(dropout(pooled)));
+  out.features = torch::tanh(tapped_linear(dropout(pooled), pooler->weight, pooler->bias));
   // No dropout between features and logits: the contract promises
   // logits == features @ W^T + b exactly, in training mode too.
-  out.logits = classifier(out.features);
+  out.logits = tapped_linear(out.features, classifier->weight, classifier->bias);
   return out;
 }
 

@@ -4,8 +4,15 @@
 
 #include "builtin_modules.h"
 #include "fathom/core/error.h"
+#include "fathom/model/taps.h"
 
 namespace fathom::model::detail {
+
+namespace {
+torch::Tensor layer_norm(torch::nn::LayerNorm& norm, const torch::Tensor& x) {
+  return tapped_layer_norm(x, norm->weight, norm->bias, norm->options.eps());
+}
+}  // namespace
 
 SelfAttentionImpl::SelfAttentionImpl(std::int64_t dim, std::int64_t heads_, double dropout) : heads(heads_) {
   in_proj_weight = register_parameter("in_proj_weight", torch::empty({3 * dim, dim}));
@@ -16,7 +23,7 @@ SelfAttentionImpl::SelfAttentionImpl(std::int64_t dim, std::int64_t heads_, doub
 
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& key_padding) {
   const std::int64_t batch = x.size(0), steps = x.size(1), dim = x.size(2), head_dim = dim / heads;
-  auto qkv = torch::nn::functional::linear(x, in_proj_weight, in_proj_bias).chunk(3, -1);
+  auto qkv = tapped_linear(x, in_proj_weight, in_proj_bias).chunk(3, -1);
   auto split_heads = [&](const torch::Tensor& t) { return t.view({batch, steps, heads, head_dim}).transpose(1, 2); };
   auto q = split_heads(qkv[0]), k = split_heads(qkv[1]), v = split_heads(qkv[2]);  // [B,h,T,d]
   auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(head_dim));
@@ -25,7 +32,7 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   scores = scores.masked_fill(key_padding.view({batch, 1, 1, steps}), lowest_value(scores.scalar_type()));
   auto attn = attn_dropout(torch::softmax(scores, -1));
   auto context = torch::matmul(attn, v).transpose(1, 2).reshape({batch, steps, dim});
-  return out_proj(context);
+  return tapped_linear(context, out_proj->weight, out_proj->bias);
 }
 
 EncoderLayerImpl::EncoderLayerImpl(const BuiltinConfig& c) {
@@ -38,8 +45,9 @@ EncoderLayerImpl::EncoderLayerImpl(const BuiltinConfig& c) {
 }
 
 torch::Tensor EncoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& key_padding) {
-  auto h = x + dropout(self_attn(norm1(x), key_padding));
-  return h + dropout(linear2(dropout(torch::gelu(linear1(norm2(h))))));
+  auto h = x + dropout(self_attn(layer_norm(norm1, x), key_padding));
+  auto ff = torch::gelu(tapped_linear(layer_norm(norm2, h), linear1->weight, linear1->bias));
+  return h + dropout(tapped_linear(dropout(ff), linear2->weight, linear2->bias));
 }
 
 TransformerEncoderImpl::TransformerEncoderImpl(const BuiltinConfig& c) {
@@ -51,7 +59,7 @@ TransformerEncoderImpl::TransformerEncoderImpl(const BuiltinConfig& c) {
 torch::Tensor TransformerEncoderImpl::forward(const torch::Tensor& x, const torch::Tensor& key_padding) {
   auto h = x;
   for (std::size_t i = 0; i < layers->size(); ++i) h = layers->at<EncoderLayerImpl>(i).forward(h, key_padding);
-  return norm(h);
+  return layer_norm(norm, h);
 }
 
 TransformerClassifierImpl::TransformerClassifierImpl(const BuiltinConfig& c) {
@@ -71,8 +79,10 @@ ModelOutput TransformerClassifierImpl::forward_from_embeddings(const torch::Tens
                      std::to_string(positions) + " (truncate inputs to the bundle's max_length)");
   // Position and type embeddings are added here, not in embed(): saliency and
   // HotFlip differentiate w.r.t. the context-free token embeddings only.
-  auto x = emb + position_embeddings(torch::arange(steps, mask.options().dtype(torch::kLong))).unsqueeze(0);
-  if (type_embeddings && type_ids.defined()) x = x + type_embeddings(type_ids);
+  // Positions expanded to [B,T]: taps split gradients by dim 0 (taps.h).
+  auto position_ids = torch::arange(steps, mask.options().dtype(torch::kLong)).unsqueeze(0).expand({emb.size(0), steps});
+  auto x = emb + tapped_embedding(position_ids, position_embeddings->weight);
+  if (type_embeddings && type_ids.defined()) x = x + tapped_embedding(type_ids, type_embeddings->weight);
   auto states = encoder(dropout(x), mask.eq(0));
   return head(states.select(1, 0));
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "fathom/comm/collective_check.h"
 #include "fathom/comm/communicator.h"
 #include "fathom/data/example.h"
 #include "fathom/data/shard.h"
@@ -46,14 +47,10 @@ void remove_stale_temporaries(const std::string& out_dir);
 // Seed of torch's global generator (dropout) for one epoch.
 std::uint64_t dropout_seed(std::uint64_t seed, std::int64_t epoch);
 
-// ---- collectives with error propagation (train_collective.cpp) ------------
-// COLLECTIVE. Runs fn on every rank; if it throws anywhere, every rank
-// throws: the failing ranks their own error, the others an Error saying
-// which rank failed `what`. Keeps a one-rank failure from leaving the other
-// ranks blocked in the next collective.
-void collective_check(comm::Communicator& comm, const std::string& what, const std::function<void()>& fn);
-// COLLECTIVE. Runs fn on rank 0 only, with the same error propagation.
-void on_root(comm::Communicator& comm, const std::string& what, const std::function<void()>& fn);
+// ---- collectives (train_collective.cpp) -----------------------------------
+// Error propagation lives in comm (collective_check.h).
+using comm::collective_check;
+using comm::on_root;
 // COLLECTIVE. Copies rank 0's values of `params` to every rank.
 void broadcast_tensors(comm::Communicator& comm, const std::vector<torch::Tensor>& tensors);
 comm::DType comm_dtype(torch::ScalarType t);

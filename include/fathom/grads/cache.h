@@ -1,0 +1,107 @@
+#pragma once
+// The per-example gradient and representation cache (`fathom cache`): one
+// HDF5 file (store/schema.h layout, format "fathom.cache") with a row per
+// corpus record, in corpus order:
+//   /ids          str   [N]     example ids (UTF-8, fixed width = longest id)
+//   /labels       i64   [N]     gold label index, -1 when the record has none
+//   /targets      i64   [N]     label the loss used (gold or predicted)
+//   /predictions  i64   [N]     argmax of the logits
+//   /losses       f32   [N]     cross-entropy at the target
+//   /logits       f32   [N,C]
+//   /features     dtype [N,H]   penultimate representation
+//   /gradients    dtype [N,k]   ∇θ L (k = D) or P ∇θ L (k = projection dim)
+// Root attributes (besides the writer's format/format_version/created_at/
+// fathom_version/complete/rows_per_chunk):
+//   kind "gradients", model_dir, model_sha256 (of the weights file),
+//   model_kind, model_architecture, tokenizer, max_length, labels,
+//   params (names), param_shapes ("2x64"), param_counts, param_filter,
+//   gradient_dim (D), stored_dim (k), projection (spec text), projection_kind,
+//   projection_dim, projection_seed, dtype, target, batch, corpus_path,
+//   method, corpus_bytes, corpus_sha256, corpus_records, score_sign.
+// Row blocks are aligned to `batch` within chunks (rows_per_chunk is a
+// multiple of it), so every example is computed in the same batch whatever
+// the number of ranks: 1, 2 or 3 ranks write identical datasets.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fathom/comm/communicator.h"
+#include "fathom/data/corpus.h"
+#include "fathom/grads/per_example.h"
+#include "fathom/store/cache_reader.h"
+
+namespace fathom::grads {
+
+inline constexpr const char* kGradientCacheKind = "gradients";
+
+struct CacheOptions {
+  std::string model_dir;
+  std::string corpus;
+  std::string out;
+  std::string params = "classifier";   // parameter filter (model.h), "all" for every parameter
+  std::string project = "none";        // projection spec (projection.h)
+  std::string dtype = "f32";           // f32 | f16: features and gradients
+  std::string target = "gold";         // gold | predicted
+  std::string method = "vectorised";   // vectorised | loop (the naive baseline)
+  std::int64_t batch = 32;
+  std::int64_t rows_per_chunk = 0;     // 0: about 4 MiB of gradients per chunk, a multiple of batch
+  bool overwrite = false;              // replace an existing file instead of resuming it
+  int threads = 0;                     // torch threads per rank; 0 = cores / local ranks
+  std::string device = "cpu";          // cpu | cuda
+  double progress_period_s = 10.0;
+  data::CorpusOptions corpus_options;
+};
+
+struct CacheResult {
+  std::int64_t rows = 0;
+  std::int64_t gradient_dim = 0;       // D
+  std::int64_t stored_dim = 0;         // k
+  std::int64_t chunks = 0;
+  std::int64_t chunks_written = 0;     // by this run, all ranks
+  bool resumed = false;
+  bool already_complete = false;
+  double seconds = 0;
+  double rows_per_s = 0;               // rows written by this run / seconds
+  std::vector<std::string> params;
+  std::vector<std::string> loop_params;
+};
+
+// COLLECTIVE. Validates everything (bundle, corpus, filter, projection,
+// options) before the output file is touched: bad input is an InputError /
+// UsageError and an existing file stays as it was. An existing file built
+// with the same settings is resumed (only chunks not marked complete are
+// computed; a complete file returns at once); one built with another model,
+// parameter list, projection, corpus... is refused with an InputError naming
+// the attribute that differs, unless `overwrite`.
+CacheResult build_cache(const CacheOptions& options, comm::Communicator& comm);
+
+// What a gradient cache holds, read from its attributes (for influence,
+// FastIF, representer points and `fathom inspect --check-model`).
+struct CacheInfo {
+  std::string path;
+  std::int64_t rows = 0;
+  bool complete = false;
+  std::string model_sha256, model_kind, model_architecture;
+  std::vector<std::string> labels;
+  std::vector<std::string> params, param_shapes;
+  std::vector<std::int64_t> param_counts;
+  std::int64_t gradient_dim = 0, stored_dim = 0;
+  std::string projection;  // spec text
+  std::string dtype, target;
+};
+// InputError if `reader` is not a gradient cache (kind attribute).
+CacheInfo read_cache_info(const store::CacheReader& reader);
+
+// Differences between a cache and a model bundle directory, one line each
+// ("model_sha256: cache has X, model has Y"; a parameter missing or with
+// another shape). Empty = the cache was built from this model.
+std::vector<std::string> check_cache_model(const CacheInfo& info, const std::string& model_dir);
+
+// This rank's share of a cached float dataset ("gradients", "features"),
+// streamed in blocks within `memory_budget_bytes` (f16 converted to float):
+//   auto blocks = rank_blocks(reader, "gradients", comm.rank(), comm.size(), 64 << 20);
+//   while (blocks.next()) score(blocks.begin(), blocks.count(), blocks.data());
+store::RowBlocks rank_blocks(const store::CacheReader& reader, const std::string& dataset, int rank, int size,
+                             std::size_t memory_budget_bytes);
+
+}  // namespace fathom::grads
