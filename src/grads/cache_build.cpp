@@ -97,12 +97,15 @@ store::CacheSchema make_schema(const CacheOptions& o, const Settings& s, const m
                      {"features", m.hidden_dim(), s.dtype},     {"gradients", stored_dim, s.dtype}};
   std::int64_t rpc = o.rows_per_chunk;
   if (rpc == 0) {
-    // About 4 MiB of the widest dataset per chunk, in whole batches, and no
-    // more than the corpus needs.
+    // About 1 MiB of the widest dataset per chunk, in whole batches, and at
+    // least ~64 chunks when the corpus allows, so any rank count up to that
+    // gets work and a resume redoes little. Independent of the rank count:
+    // a cache may be resumed with another number of ranks.
     const std::int64_t row_bytes =
         std::max({stored_dim, m.hidden_dim(), m.num_labels()}) * std::int64_t(store::dtype_size(s.dtype, 0));
-    rpc = std::max<std::int64_t>(1, (std::int64_t(4) << 20) / std::max<std::int64_t>(1, row_bytes) / o.batch) * o.batch;
-    rpc = std::min(rpc, (records + o.batch - 1) / o.batch * o.batch);
+    rpc = std::max<std::int64_t>(1, (std::int64_t(1) << 20) / std::max<std::int64_t>(1, row_bytes) / o.batch) * o.batch;
+    const std::int64_t spread = ((records + 63) / 64 + o.batch - 1) / o.batch * o.batch;
+    rpc = std::max(o.batch, std::min(rpc, spread));
   }
   schema.rows_per_chunk = rpc;
   auto& a = schema.attributes;

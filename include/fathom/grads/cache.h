@@ -44,7 +44,7 @@ struct CacheOptions {
   std::string target = "gold";         // gold | predicted
   std::string method = "vectorised";   // vectorised | loop (the naive baseline)
   std::int64_t batch = 32;
-  std::int64_t rows_per_chunk = 0;     // 0: about 4 MiB of gradients per chunk, a multiple of batch
+  std::int64_t rows_per_chunk = 0;     // 0: ~1 MiB per chunk, >= ~64 chunks, a multiple of batch
   bool overwrite = false;              // replace an existing file instead of resuming it
   int threads = 0;                     // torch threads per rank; 0 = cores / local ranks
   std::string device = "cpu";          // cpu | cuda
