@@ -250,9 +250,7 @@ CacheResult build_cache(const CacheOptions& o, comm::Communicator& comm) {
   const std::vector<std::int64_t> pending = writer.pending_chunks(comm.rank(), comm.size());
   const std::int64_t pending_total =
       comm.all_reduce_value<std::int64_t>(std::int64_t(pending.size()), comm::ReduceOp::sum);
-  if (result.resumed && comm.is_root())
-    spdlog::info("cache: resuming {}: {} of {} chunks already complete", o.out, result.chunks - pending_total,
-                 result.chunks);
+  // (the writer logs how many chunks a resume found complete)
   result.already_complete = pending_total == 0;
 
   PerExampleGradients engine(*bundle.model, layout, projector.get(), s.method);
