@@ -135,6 +135,9 @@ store::CacheSchema make_schema(const CacheOptions& o, const Settings& s, const m
   a.set("corpus_bytes", std::int64_t(fs::file_size(o.corpus)));
   a.set("corpus_sha256", corpus_sha256);
   a.set("corpus_records", records);
+  // Paths may change between runs (a moved model or corpus); their sha256
+  // attributes are what a resume must match.
+  schema.unchecked_attributes = {"model_dir", "corpus_path"};
   a.set("score_sign",
         "gradients are of the loss at the target label; influence score(z, z_test) = grad(z_test)^T H^-1 grad(z) / n, "
         "positive = z supports the test prediction");
@@ -238,13 +241,19 @@ CacheResult build_cache(const CacheOptions& o, comm::Communicator& comm) {
   if (!parent.empty()) comm::on_root(comm, "creating " + parent.string(), [&] { fs::create_directories(parent); });
   comm.barrier();
   CacheResult result;
-  store::CacheWriter writer = o.overwrite ? store::CacheWriter::create(o.out, schema, comm)
-                                          : store::CacheWriter::open_or_create(o.out, schema, comm, &result.resumed);
   result.rows = records;
   result.gradient_dim = layout.dim();
   result.stored_dim = stored_dim;
-  result.chunks = writer.num_chunks();
   result.params = layout.names();
+  if (!o.overwrite && store::CacheWriter::complete_and_matching(o.out, schema, comm)) {
+    // Nothing to do, and the file is not even opened for writing.
+    result.resumed = result.already_complete = true;
+    result.chunks = store::num_chunks(records, schema.rows_per_chunk);
+    return result;
+  }
+  store::CacheWriter writer = o.overwrite ? store::CacheWriter::create(o.out, schema, comm)
+                                          : store::CacheWriter::open_or_create(o.out, schema, comm, &result.resumed);
+  result.chunks = writer.num_chunks();
 
   const std::vector<std::int64_t> mine = writer.chunks_of_rank(comm.rank(), comm.size());
   const std::vector<std::int64_t> pending = writer.pending_chunks(comm.rank(), comm.size());

@@ -142,20 +142,28 @@ std::string value_text(const Attributes& a, const std::string& name) {
 
 std::string schema_difference(const CacheSchema& file, const CacheSchema& run) {
   // Attributes first: they carry the provenance (model, projection, corpus)
-  // and are the usual reason a resume must be refused.
+  // and are the usual reason a resume must be refused. Every differing one
+  // is named, so the message shows the real cause (a sha256) even when a
+  // path differs too.
   std::vector<std::string> names;
   for (const auto& [n, v] : file.attributes.values()) names.push_back(n);
   for (const auto& [n, v] : run.attributes.values())
     if (!file.attributes.has(n)) names.push_back(n);
   std::sort(names.begin(), names.end());
+  std::string out;
   for (const auto& n : names) {
+    if (std::find(run.unchecked_attributes.begin(), run.unchecked_attributes.end(), n) !=
+        run.unchecked_attributes.end())
+      continue;
     const AttrValue* a = file.attributes.find(n);
     const AttrValue* b = run.attributes.find(n);
     if (a && b && *a == *b) continue;
     // Same type: plain values; otherwise say the types too.
-    if (a && b && a->index() == b->index()) return differ(n, attr_to_text(*a), attr_to_text(*b));
-    return differ(n, value_text(file.attributes, n), value_text(run.attributes, n));
+    out += out.empty() ? "" : "; ";
+    out += (a && b && a->index() == b->index()) ? differ(n, attr_to_text(*a), attr_to_text(*b))
+                                                : differ(n, value_text(file.attributes, n), value_text(run.attributes, n));
   }
+  if (!out.empty()) return out;
   if (file.rows != run.rows) return differ("rows", std::to_string(file.rows), std::to_string(run.rows));
   if (file.rows_per_chunk != run.rows_per_chunk)
     return differ("rows_per_chunk", std::to_string(file.rows_per_chunk), std::to_string(run.rows_per_chunk));

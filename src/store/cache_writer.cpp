@@ -9,6 +9,7 @@
 
 #include "cache_format.h"
 #include "cache_writer_impl.h"
+#include "fathom/store/cache_reader.h"
 #include "fathom/comm/mpi_handle.h"
 #include "fathom/core/error.h"
 #include "h5_types.h"
@@ -138,6 +139,24 @@ CacheWriter CacheWriter::open_for_resume(const std::string& path, const CacheSch
   impl->file = detail::open_writer_file(path, impl->schema, impl->mpi_comm);
   impl->start(std::move(flags));
   return CacheWriter(std::move(impl));
+}
+
+bool CacheWriter::complete_and_matching(const std::string& path, const CacheSchema& schema,
+                                        comm::Communicator& comm) {
+  std::int64_t match = 0;
+  if (comm.rank() == 0) {
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) {
+      try {
+        const CacheReader reader = CacheReader::open(path);
+        match = reader.is_complete() && detail::schema_difference(reader.schema(), resolved(schema)).empty() ? 1 : 0;
+      } catch (const Error&) {
+        match = 0;  // open_for_resume reports the problem
+      }
+    }
+  }
+  if (comm.size() > 1) comm.broadcast(&match, 1, comm::DType::i64, 0);
+  return match != 0;
 }
 
 CacheWriter CacheWriter::open_or_create(const std::string& path, const CacheSchema& schema,

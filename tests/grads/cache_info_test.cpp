@@ -59,6 +59,9 @@ class CacheInfoTest : public ::testing::Test {
     model_a_ = save_model(dir_ / "model-a", 1);
     model_b_ = save_model(dir_ / "model-b", 2);
     comm_ = comm::make_communicator("local");
+    result_ = grads::build_cache(options(), *comm_);
+  }
+  static grads::CacheOptions options() {
     grads::CacheOptions o;
     o.model_dir = model_a_;
     o.corpus = (dir_ / "train.jsonl").string();
@@ -67,7 +70,7 @@ class CacheInfoTest : public ::testing::Test {
     o.project = "gaussian:16:5";
     o.batch = 4;
     o.rows_per_chunk = 8;
-    result_ = grads::build_cache(o, *comm_);
+    return o;
   }
   static void TearDownTestSuite() {
     comm_.reset();
@@ -150,14 +153,7 @@ TEST_F(CacheInfoTest, ReadCacheInfoRefusesOtherCaches) {
 }
 
 TEST_F(CacheInfoTest, RerunOfACompleteCacheDoesNothing) {
-  grads::CacheOptions o;
-  o.model_dir = model_a_;
-  o.corpus = (dir_ / "train.jsonl").string();
-  o.out = (dir_ / "cache.h5").string();
-  o.params = "all";
-  o.project = "gaussian:16:5";
-  o.batch = 4;
-  o.rows_per_chunk = 8;
+  grads::CacheOptions o = options();
   const grads::CacheResult again = grads::build_cache(o, *comm_);
   EXPECT_TRUE(again.resumed);
   EXPECT_TRUE(again.already_complete);

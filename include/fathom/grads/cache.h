@@ -70,9 +70,11 @@ struct CacheResult {
 // options) before the output file is touched: bad input is an InputError /
 // UsageError and an existing file stays as it was. An existing file built
 // with the same settings is resumed (only chunks not marked complete are
-// computed; a complete file returns at once); one built with another model,
-// parameter list, projection, corpus... is refused with an InputError naming
-// the attribute that differs, unless `overwrite`.
+// computed; a complete file returns at once without being opened for
+// writing); one built with another model, parameter list, projection,
+// corpus... is refused with an InputError naming every attribute that
+// differs, unless `overwrite`. model_dir and corpus_path are recorded but
+// not compared (files may move; model_sha256 and corpus_sha256 are).
 CacheResult build_cache(const CacheOptions& options, comm::Communicator& comm);
 
 // What a gradient cache holds, read from its attributes (for influence,

@@ -65,6 +65,13 @@ class CacheWriter {
   static CacheWriter open_or_create(const std::string& path, const CacheSchema& schema, comm::Communicator& comm,
                                     bool* resumed = nullptr);
 
+  // COLLECTIVE. True when `path` is a finalized cache whose schema matches
+  // `schema` (as open_for_resume compares them): there is nothing left to
+  // write, and the file is only read, never opened for writing. False when it
+  // is missing, incomplete, unreadable or different (open_or_create then
+  // resumes it or says why it cannot).
+  static bool complete_and_matching(const std::string& path, const CacheSchema& schema, comm::Communicator& comm);
+
   // COLLECTIVE in MPI-IO mode (closes the file, H5Fclose is collective).
   // Closing without finalize() leaves a resumable, incomplete cache.
   ~CacheWriter();

@@ -105,6 +105,10 @@ struct CacheSchema {
   // Rows per HDF5 chunk, shared by every dataset; 0 = auto_rows_per_chunk.
   std::int64_t rows_per_chunk = 0;
   Attributes attributes;  // caller's provenance (model sha256, projection, ...)
+  // Attributes recorded for people but not compared when a cache is resumed
+  // (paths: the same model or corpus may move; content attributes such as a
+  // sha256 guard what matters). A resume keeps the file's values.
+  std::vector<std::string> unchecked_attributes;
 
   const DatasetSpec* find(const std::string& name) const;
   // The dataset or UsageError("no dataset '<name>' ...").
