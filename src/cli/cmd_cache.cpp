@@ -32,7 +32,7 @@ Registered register_cache(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   sub->add_option("--batch", o->c.batch, "examples per batch")->capture_default_str();
   sub->add_option("--rows-per-chunk", o->c.rows_per_chunk,
-                  "rows per HDF5 chunk and per resume unit (multiple of --batch; 0 = about 1 MiB, at least ~64 chunks)")
+                  "rows per HDF5 chunk: the resume unit, batched by length in memory (0 = about 1 MiB, at least ~64 chunks)")
       ->capture_default_str();
   sub->add_option("--device", o->c.device, "cpu | cuda")->capture_default_str();
   sub->add_flag("--overwrite", o->c.overwrite, "replace an existing cache instead of resuming it");

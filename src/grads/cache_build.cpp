@@ -37,9 +37,8 @@ Settings validate(const CacheOptions& o) {
   if (o.corpus.empty()) throw UsageError("cache: no corpus given (--corpus)");
   if (o.out.empty()) throw UsageError("cache: no output file given (--out)");
   if (o.batch < 1) throw UsageError("cache: --batch must be >= 1, got " + std::to_string(o.batch));
-  if (o.rows_per_chunk < 0 || o.rows_per_chunk % o.batch != 0)
-    throw UsageError("cache: --rows-per-chunk must be 0 (auto) or a positive multiple of --batch (" +
-                     std::to_string(o.batch) + "), got " + std::to_string(o.rows_per_chunk));
+  if (o.rows_per_chunk < 0)
+    throw UsageError("cache: --rows-per-chunk must be 0 (auto) or positive, got " + std::to_string(o.rows_per_chunk));
   if (o.corpus_options.on_error == data::CorpusOptions::OnError::skip)
     throw UsageError("cache: --on-error skip is not supported: cache rows are corpus records, so every record "
                      "must be valid (fix or filter the corpus first; `fathom stats` lists bad lines)");
@@ -160,31 +159,73 @@ struct FaultInjection {
   }
 };
 
+// Computes one row-chunk and writes it. Within the chunk, examples are
+// batched in order of length (shortest first), so a batch pads little; the
+// results go back to corpus order before the chunk is written, one call per
+// dataset. Chunks do not depend on the number of ranks, so neither do the
+// batches: any rank count computes every example in the same batch.
+// Memory: one chunk of results (rows_per_chunk rows of every dataset).
 class ChunkComputer {
  public:
   ChunkComputer(const CacheOptions& o, const Settings& s, model::Bundle& bundle, PerExampleGradients& engine,
                 store::CacheWriter& writer)
       : o_(o), s_(s), bundle_(bundle), engine_(engine), writer_(writer) {}
 
-  void write_batch(std::vector<data::Example>& examples, std::int64_t first_row) {
+  // `after_batch(n)` runs after each computed batch of n examples.
+  template <class AfterBatch>
+  void compute_chunk(std::vector<data::Example>& examples, std::int64_t first_row, AfterBatch&& after_batch) {
     const std::int64_t n = std::int64_t(examples.size());
-    std::vector<std::int64_t> rows(examples.size());
-    for (std::int64_t i = 0; i < n; ++i) rows[std::size_t(i)] = first_row + i;
+    std::vector<std::int64_t> order(examples.size());
+    for (std::int64_t i = 0; i < n; ++i) order[std::size_t(i)] = i;
+    auto length = [&](std::int64_t i) {
+      const auto& e = examples[std::size_t(i)];
+      return e.text.size() + (e.text_pair ? e.text_pair->size() : 0);
+    };
+    std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return length(a) < length(b); });
+
+    torch::Tensor targets, predictions, losses, logits, features, gradients;
+    for (std::int64_t b0 = 0; b0 < n; b0 += o_.batch) {
+      const std::int64_t count = std::min(o_.batch, n - b0);
+      std::vector<data::Example> batch_examples;
+      std::vector<std::int64_t> rows;
+      for (std::int64_t j = b0; j < b0 + count; ++j) {
+        batch_examples.push_back(examples[std::size_t(order[std::size_t(j)])]);
+        rows.push_back(first_row + order[std::size_t(j)]);
+      }
+      model::Batch batch =
+          model::make_batch(batch_examples, *bundle_.tokenizer, bundle_.info.max_length, bundle_.info.labels, rows)
+              .to(s_.device);
+      ExampleGradients g = engine_.compute(batch, s_.target);
+      if (!gradients.defined()) {
+        auto rows_like = [&](const torch::Tensor& t, torch::ScalarType dtype) {
+          std::vector<std::int64_t> shape = t.sizes().vec();
+          shape[0] = n;
+          return torch::empty(shape, torch::TensorOptions().dtype(dtype));
+        };
+        targets = rows_like(g.targets, torch::kLong);
+        predictions = rows_like(g.predictions, torch::kLong);
+        losses = rows_like(g.losses, torch::kFloat);
+        logits = rows_like(g.logits, torch::kFloat);
+        features = rows_like(g.features, torch::kFloat);
+        gradients = rows_like(g.gradients, torch::kFloat);
+      }
+      // Back to corpus order: row order[j] of the chunk.
+      torch::Tensor at = torch::tensor(std::vector<std::int64_t>(order.begin() + b0, order.begin() + b0 + count));
+      targets.index_copy_(0, at, g.targets.to(torch::kCPU, torch::kLong));
+      predictions.index_copy_(0, at, g.predictions.to(torch::kCPU, torch::kLong));
+      losses.index_copy_(0, at, g.losses.to(torch::kCPU, torch::kFloat));
+      logits.index_copy_(0, at, g.logits.to(torch::kCPU, torch::kFloat));
+      features.index_copy_(0, at, g.features.to(torch::kCPU, torch::kFloat));
+      gradients.index_copy_(0, at, g.gradients.to(torch::kCPU, torch::kFloat));
+      after_batch(count);
+    }
+
     std::vector<std::int64_t> gold(examples.size(), -1);
     std::vector<std::string> ids(examples.size());
     for (std::size_t i = 0; i < examples.size(); ++i) {
       if (examples[i].label) gold[i] = bundle_.label_index(*examples[i].label);
       ids[i] = examples[i].id;
     }
-    model::Batch batch =
-        model::make_batch(examples, *bundle_.tokenizer, bundle_.info.max_length, bundle_.info.labels, rows)
-            .to(s_.device);
-    ExampleGradients g = engine_.compute(batch, s_.target);
-    auto as_float = [](const torch::Tensor& t) { return t.to(torch::kCPU, torch::kFloat).contiguous(); };
-    auto as_long = [](const torch::Tensor& t) { return t.to(torch::kCPU, torch::kLong).contiguous(); };
-    const torch::Tensor targets = as_long(g.targets), predictions = as_long(g.predictions);
-    const torch::Tensor losses = as_float(g.losses), logits = as_float(g.logits);
-    const torch::Tensor features = as_float(g.features), gradients = as_float(g.gradients);
     writer_.write_strings("ids", first_row, n, ids.data());
     writer_.write_rows("labels", first_row, n, gold.data());
     writer_.write_rows("targets", first_row, n, targets.data_ptr<std::int64_t>());
@@ -281,12 +322,8 @@ CacheResult build_cache(const CacheOptions& o, comm::Communicator& comm) {
     data::CorpusReader reader(o.corpus, o.corpus_options, data::Range{first.begin, last.end()});
     std::size_t next_chunk = 0;
     std::vector<data::Example> examples;
-    std::int64_t batch_start = -1;
     data::Example ex;
-    auto flush = [&] {
-      if (examples.empty()) return;
-      const std::int64_t n = std::int64_t(examples.size());
-      computer.write_batch(examples, batch_start);
+    auto after_batch = [&](std::int64_t n) {
       rows_written += n;
       progress.advance(n);
       fault.batch_written();
@@ -295,16 +332,12 @@ CacheResult build_cache(const CacheOptions& o, comm::Communicator& comm) {
       const std::int64_t row = first.begin + reader.records_read() - 1;
       const store::RowRange chunk = writer.chunk_rows(pending[next_chunk]);
       if (row < chunk.begin) continue;  // a complete chunk between pending ones
-      // Batches are runs of `batch` rows from the chunk's start.
-      if (!examples.empty() && (row - chunk.begin) % o.batch == 0) flush();
-      if (examples.empty()) batch_start = row;
       examples.push_back(ex);
       if (row + 1 == chunk.end()) {
-        flush();
+        computer.compute_chunk(examples, chunk.begin, after_batch);
         ++next_chunk;
       }
     }
-    flush();
     if (next_chunk < pending.size())
       throw InputError(o.corpus, "the corpus has fewer records than when it was counted (changed while reading?)");
     progress.finish();

@@ -66,10 +66,11 @@ struct Accumulator {
       block(param).add_(torch::bmm(rows.transpose(1, 2), c).reshape({B, -1}));
       return;
     }
-    torch::Tensor g = torch::zeros({B * vocab, E}, delta.options());
-    torch::Tensor flat = (ids + torch::arange(B, ids.options()).unsqueeze(1) * vocab).reshape({-1});
-    g.index_add_(0, flat, delta.reshape({-1, E}));
-    block(param).add_(g.view({B, vocab * E}));
+    // Scatter-add straight into the output rows ([B, V*E] viewed as
+    // [B, V, E]): no [B*V, E] temporary per batch.
+    torch::Tensor target = block(param).view({B, vocab, E});
+    torch::Tensor example = torch::arange(B, ids.options()).unsqueeze(1).expand_as(ids);
+    target.index_put_({example, ids}, delta, /*accumulate=*/true);
   }
 };
 

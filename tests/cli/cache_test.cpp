@@ -212,7 +212,7 @@ TEST_F(CacheCli, BadInputsLeaveFilesUntouched) {
       {model + corpus + " --params 'zzz_nothing.*'", {"zzz_nothing.*", "matches no parameter"}},
       {model + corpus + " --project gaussian:100000:1", {"gaussian:100000:1", "130"}, true},
       {model + " --corpus " + unlabelled_.string() + " --target gold", {"label", "--target"}, true},
-      {model + corpus + " --batch 32 --rows-per-chunk 48", {"--rows-per-chunk", "48"}},
+      {model + corpus + " --batch 32 --rows-per-chunk -5", {"--rows-per-chunk", "-5"}},
       {model + corpus + " --dtype f64", {"--dtype", "f64"}},
       {" --model " + (dir_ / "no-model").string() + corpus, {"no-model"}},
   };
@@ -232,7 +232,7 @@ TEST_F(CacheCli, BadInputsLeaveFilesUntouched) {
 TEST_F(CacheCli, PredictedTargetWithoutLabels) {
   const fs::path out = dir_ / "predicted.h5";
   Result r = run("cache --model " + model_a_.string() + " --corpus " + unlabelled_.string() +
-                 " --target predicted --out " + out.string());
+                 " --target predicted --batch 16 --out " + out.string());
   ASSERT_EQ(r.code, 0) << r.output;
   auto bytes = dataset_bytes(out);
   EXPECT_EQ(bytes["targets"], bytes["predictions"]);
@@ -240,7 +240,7 @@ TEST_F(CacheCli, PredictedTargetWithoutLabels) {
   std::memcpy(labels.data(), bytes["labels"].data(), bytes["labels"].size());
   ASSERT_EQ(labels.size(), 600u);
   for (auto l : labels) ASSERT_EQ(l, -1);
-  // Same model and records: features equal those of the labelled cache.
+  // Same model, records and batches: features equal those of the labelled cache.
   EXPECT_EQ(bytes["features"], dataset_bytes(good_)["features"]);
 }
 

@@ -45,6 +45,8 @@ double rel_err(const torch::Tensor& a, const torch::Tensor& b) {
 void check(const std::string& name, const std::string& filter, bool expect_loop) {
   const std::string dir = bundle_or_empty(name);
   if (dir.empty()) GTEST_SKIP() << "FATHOM_PARITY_BUNDLES is not set (ctest -R grads_torchscript runs this)";
+  if (!fs::exists(fs::path(dir) / "fathom.json"))
+    GTEST_SKIP() << dir << " does not exist (no python3-torch to export it with tools/export-model)";
   model::Bundle bundle = model::load_bundle(dir);
   bundle.model->to(torch::kCPU, torch::kDouble);
   model::Batch batch = sample_batch(bundle);

@@ -18,9 +18,10 @@
 //   gradient_dim (D), stored_dim (k), projection (spec text), projection_kind,
 //   projection_dim, projection_seed, dtype, target, batch, corpus_path,
 //   method, corpus_bytes, corpus_sha256, corpus_records, score_sign.
-// Row blocks are aligned to `batch` within chunks (rows_per_chunk is a
-// multiple of it), so every example is computed in the same batch whatever
-// the number of ranks: 1, 2 or 3 ranks write identical datasets.
+// Ranks compute whole row-chunks; inside a chunk, examples are batched by
+// length (less padding) and written back in corpus order. Chunks, and so
+// batches, do not depend on the number of ranks: 1, 2 or 3 ranks write
+// identical datasets.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -44,7 +45,8 @@ struct CacheOptions {
   std::string target = "gold";         // gold | predicted
   std::string method = "vectorised";   // vectorised | loop (the naive baseline)
   std::int64_t batch = 32;
-  std::int64_t rows_per_chunk = 0;     // 0: ~1 MiB per chunk, >= ~64 chunks, a multiple of batch
+  std::int64_t rows_per_chunk = 0;     // 0: ~1 MiB per chunk, >= ~64 chunks, whole batches; the
+                                       // resume unit, and results of one chunk are held in memory
   bool overwrite = false;              // replace an existing file instead of resuming it
   int threads = 0;                     // torch threads per rank; 0 = cores / local ranks
   std::string device = "cpu";          // cpu | cuda

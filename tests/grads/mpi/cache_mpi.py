@@ -4,8 +4,9 @@
   cache_mpi.py ranks       FATHOM WORKDIR MPIRUN [MPIRUN FLAGS...]
   cache_mpi.py kill_resume FATHOM WORKDIR MPIRUN [MPIRUN FLAGS...]
 
-ranks:       -np 1, 2 and 3 (uneven shards at 3) write bitwise identical
-             datasets and the same attributes (created_at aside).
+ranks:       -np 1, 2 and 3 (uneven shards at 3), one thread per rank, write
+             bitwise identical datasets and the same attributes (created_at
+             aside); 2 threads on one rank agree to float rounding.
 kill_resume: a rank (1, then 0) SIGKILLs itself mid-chunk through the test
              hook FATHOM_TEST_KILL_AFTER_BATCHES; the file is left with some
              but not all chunks complete; the same command again resumes it
@@ -116,8 +117,11 @@ def setup():
 
 def ranks():
     corpus, model = setup()
-    args = ["cache", "--model", model, "--corpus", corpus, "--params", "all", "--project", "logra:8:3",
-            "--rows-per-chunk", "64", "--batch", "32"]
+    # One thread per rank in every run: with a multithreaded BLAS the last
+    # bits of a product can depend on the thread count (not on the ranks),
+    # which the default-threads run below checks with a tolerance.
+    args = ["--threads", "1", "cache", "--model", model, "--corpus", corpus, "--params", "all", "--project",
+            "logra:8:3", "--rows-per-chunk", "64", "--batch", "32"]
     files = {}
     for n in (1, 2, 3):
         files[n] = os.path.join(WORK, f"np{n}.h5")
@@ -134,6 +138,16 @@ def ranks():
         check((f["complete"][()] == 1).all(), "np1: /complete not all 1")
     for n in (2, 3):
         check(same_file_contents(files[1], files[n]), f"np{n} differs from np1")
+    # Default threads (2 on one rank): equal up to float rounding.
+    threaded = os.path.join(WORK, "np1-threads2.h5")
+    run(["--threads", "2"] + args[2:] + ["--out", threaded], np_=1)
+    with h5py.File(files[1], "r") as a, h5py.File(threaded, "r") as b:
+        for name in ("losses", "logits", "features", "gradients"):
+            x, y = a[name][()].astype(np.float64), b[name][()].astype(np.float64)
+            err = float(np.abs(x - y).max()) / max(float(np.abs(x).max()), 1e-30)
+            check(err <= 1e-5, f"{name}: 2 threads vs 1 thread differ by {err:.3g} (relative to the largest value)")
+        for name in ("ids", "labels", "targets", "predictions"):
+            check(np.array_equal(a[name][()], b[name][()]), f"{name}: 2 threads vs 1 thread differ")
 
 
 CHUNKS_RE = re.compile(r"(\d+) of (\d+) chunks computed")
