@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "mpi_gtest.h"
 #include "fathom/comm/communicator.h"
 #include "fathom/core/log.h"
 
@@ -20,19 +21,6 @@ namespace {
 
 Communicator* g_comm = nullptr;
 
-// Non-root ranks: report failed assertions only, tagged with the rank.
-class RankFailurePrinter : public ::testing::EmptyTestEventListener {
- public:
-  explicit RankFailurePrinter(int rank) : rank_(rank) {}
-  void OnTestPartResult(const ::testing::TestPartResult& r) override {
-    if (r.failed())
-      std::fprintf(stderr, "[rank %d] %s:%d: %s\n", rank_, r.file_name() ? r.file_name() : "?", r.line_number(),
-                   r.summary());
-  }
-
- private:
-  int rank_;
-};
 
 // Parameter: max_chunk (0 = default INT32_MAX). EXPECT only, never ASSERT,
 // between collectives: a rank returning early would deadlock the others.
@@ -156,18 +144,12 @@ int main(int argc, char** argv) {
   auto comm = make_communicator("mpi");
   fathom::log::init(comm->rank(), comm->size(), "warn");
   ::testing::InitGoogleTest(&argc, argv);
-  if (comm->rank() != 0) {
-    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
-    delete listeners.Release(listeners.default_result_printer());
-    listeners.Append(new RankFailurePrinter(comm->rank()));
-  }
+  fathom::testing::print_failures_only_off_root(*comm);
   if (comm->size() < 2) {
     std::fprintf(stderr, "run under mpirun with at least 2 ranks\n");
     return 1;
   }
   g_comm = comm.get();
   comm->set_max_chunk(2147483647);
-  const std::int64_t failed = RUN_ALL_TESTS() != 0 ? 1 : 0;
-  // Every rank must report the failure of any rank.
-  return comm->all_reduce_value(failed, ReduceOp::max) != 0 ? 1 : 0;
+  return fathom::testing::any_rank_failed(*comm) ? 1 : 0;
 }

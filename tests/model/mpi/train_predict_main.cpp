@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "mpi_gtest.h"
 #include "fathom/comm/communicator.h"
 #include "fathom/core/log.h"
 #include "fathom/model/predict.h"
@@ -19,18 +20,6 @@ namespace {
 fathom::comm::Communicator* g_comm = nullptr;
 std::string g_dir;  // rank 0's scratch directory, broadcast to all ranks
 
-class RankFailurePrinter : public ::testing::EmptyTestEventListener {
- public:
-  explicit RankFailurePrinter(int rank) : rank_(rank) {}
-  void OnTestPartResult(const ::testing::TestPartResult& r) override {
-    if (r.failed())
-      std::fprintf(stderr, "[rank %d] %s:%d: %s\n", rank_, r.file_name() ? r.file_name() : "?", r.line_number(),
-                   r.summary());
-  }
-
- private:
-  int rank_;
-};
 
 std::string path(const std::string& leaf) { return g_dir + "/" + leaf; }
 
@@ -138,11 +127,7 @@ int main(int argc, char** argv) {
   auto comm = fathom::comm::make_communicator("mpi");
   fathom::log::init(comm->rank(), comm->size(), "warn");
   ::testing::InitGoogleTest(&argc, argv);
-  if (comm->rank() != 0) {
-    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
-    delete listeners.Release(listeners.default_result_printer());
-    listeners.Append(new RankFailurePrinter(comm->rank()));
-  }
+  fathom::testing::print_failures_only_off_root(*comm);
   g_comm = comm.get();
   std::unique_ptr<fathom::testing::ScratchDir> scratch;
   if (comm->is_root()) {
@@ -153,8 +138,7 @@ int main(int argc, char** argv) {
     fathom::testing::write_sentiment_corpus(path("test.jsonl"), 23, 3);
   }
   comm->broadcast(g_dir, 0);  // one node: every rank sees rank 0's files
-  const std::int64_t failed = RUN_ALL_TESTS() != 0 ? 1 : 0;
-  const bool any_failed = comm->all_reduce_value(failed, fathom::comm::ReduceOp::max) != 0;
+  const bool any_failed = fathom::testing::any_rank_failed(*comm);
   comm->barrier();  // nobody may still read the files rank 0 removes now
   scratch.reset();
   return any_failed ? 1 : 0;

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "mpi_gtest.h"
 #include "fathom/comm/communicator.h"
 #include "fathom/core/error.h"
 #include "fathom/core/log.h"
@@ -27,19 +28,6 @@ comm::Communicator* g_comm = nullptr;
 
 constexpr std::int64_t kRows = 1000, kRpc = 37;  // 28 chunks, the last has 1 row
 
-// Non-root ranks: report failed assertions only, tagged with the rank.
-class RankFailurePrinter : public ::testing::EmptyTestEventListener {
- public:
-  explicit RankFailurePrinter(int rank) : rank_(rank) {}
-  void OnTestPartResult(const ::testing::TestPartResult& r) override {
-    if (r.failed())
-      std::fprintf(stderr, "[rank %d] %s:%d: %s\n", rank_, r.file_name() ? r.file_name() : "?", r.line_number(),
-                   r.summary());
-  }
-
- private:
-  int rank_;
-};
 
 // A directory every rank agrees on (rank 0's pid), removed by rank 0.
 class SharedDir {
@@ -229,13 +217,7 @@ int main(int argc, char** argv) {
   auto comm = fathom::comm::make_communicator("mpi");
   fathom::log::init(comm->rank(), comm->size(), "warn");
   ::testing::InitGoogleTest(&argc, argv);
-  if (comm->rank() != 0) {
-    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
-    delete listeners.Release(listeners.default_result_printer());
-    listeners.Append(new fathom::store::RankFailurePrinter(comm->rank()));
-  }
+  fathom::testing::print_failures_only_off_root(*comm);
   fathom::store::g_comm = comm.get();
-  const std::int64_t failed = RUN_ALL_TESTS() != 0 ? 1 : 0;
-  // Every rank must report the failure of any rank.
-  return comm->all_reduce_value(failed, fathom::comm::ReduceOp::max) != 0 ? 1 : 0;
+  return fathom::testing::any_rank_failed(*comm) ? 1 : 0;
 }
