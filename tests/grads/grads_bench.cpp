@@ -2,7 +2,8 @@
 // test: run by hand and by `tools/bench cache`).
 //   grads_bench --model DIR --corpus FILE [--params classifier] [--project none]
 //               [--batch 32] [--batches 20] [--loop-batches 20] [--seconds 0]
-//               [--rounds 3] [--threads 1] [--target gold]
+//               [--rounds 3] [--threads 1] [--target gold] [--order length|corpus]
+//               [--window 1024]
 // Prints one JSON line (logs go to stderr) with rows/s of
 //   vectorised  PerExampleGradients, GradientMethod::vectorised (what
 //               `fathom cache` uses by default)
@@ -28,6 +29,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -82,7 +84,8 @@ int main(int argc, char** argv) {
   fathom::retain_freed_memory();  // as the fathom binary does
   std::map<std::string, std::string> opt = {
       {"params", "classifier"}, {"project", "none"}, {"batch", "32"},  {"batches", "20"}, {"loop-batches", "20"},
-      {"seconds", "0"},         {"rounds", "3"},     {"threads", "1"}, {"target", "gold"}};
+      {"seconds", "0"},         {"rounds", "3"},     {"threads", "1"}, {"target", "gold"},
+      {"order", "length"},      {"window", "1024"}};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a.rfind("--", 0) != 0 || i + 1 >= argc) usage("bad argument '" + a + "'");
@@ -107,16 +110,33 @@ int main(int argc, char** argv) {
     const std::vector<fathom::data::Example> corpus =
         fathom::data::read_corpus(opt["corpus"], fathom::data::CorpusOptions{});
     if (corpus.empty()) usage("empty corpus");
+    // --order length (default): like `fathom cache`, rows are batched by
+    // length within windows of --window rows (a cache chunk), then the batch
+    // order is shuffled with a fixed seed so the loop's prefix of batches has
+    // representative lengths. --order corpus: consecutive rows.
+    const bool by_length = opt["order"] == "length";
+    if (!by_length && opt["order"] != "corpus") usage("--order must be length or corpus");
+    const std::int64_t window = std::max<std::int64_t>(batch_size, std::stoll(opt["window"]));
+    std::vector<std::int64_t> sequence(std::size_t(max_batches * batch_size));
+    for (std::size_t i = 0; i < sequence.size(); ++i) sequence[i] = std::int64_t(i) % std::int64_t(corpus.size());
+    if (by_length) {
+      auto length = [&](std::int64_t r) { return corpus[std::size_t(r)].text.size(); };
+      for (std::size_t w = 0; w < sequence.size(); w += std::size_t(window))
+        std::stable_sort(sequence.begin() + std::ptrdiff_t(w),
+                         sequence.begin() + std::ptrdiff_t(std::min(sequence.size(), w + std::size_t(window))),
+                         [&](auto a, auto b) { return length(a) < length(b); });
+    }
     std::vector<fathom::model::Batch> data;
-    for (std::int64_t b = 0, next = 0; b < max_batches; ++b) {
+    for (std::int64_t b = 0; b < max_batches; ++b) {
       std::vector<fathom::data::Example> ex;
       std::vector<std::int64_t> rows;
-      for (std::int64_t i = 0; i < batch_size; ++i, ++next) {
-        rows.push_back(next % std::int64_t(corpus.size()));
+      for (std::int64_t i = 0; i < batch_size; ++i) {
+        rows.push_back(sequence[std::size_t(b * batch_size + i)]);
         ex.push_back(corpus[std::size_t(rows.back())]);
       }
       data.push_back(fathom::model::make_batch(ex, *bundle.tokenizer, bundle.info.max_length, bundle.info.labels, rows));
     }
+    if (by_length) std::shuffle(data.begin(), data.end(), std::mt19937(1));
 
     fathom::grads::ParamLayout layout = fathom::grads::ParamLayout::select(model, opt["params"]);
     const fathom::grads::ProjectionSpec spec = fathom::grads::parse_projection_spec(opt["project"]);
