@@ -82,7 +82,8 @@ CacheWriter::~CacheWriter() = default;
 CacheWriter::CacheWriter(CacheWriter&&) noexcept = default;
 CacheWriter& CacheWriter::operator=(CacheWriter&&) noexcept = default;
 
-CacheWriter CacheWriter::create(const std::string& path, const CacheSchema& schema, comm::Communicator& comm) {
+std::unique_ptr<CacheWriter::Impl> CacheWriter::new_impl(const std::string& path, const CacheSchema& schema,
+                                                        comm::Communicator& comm) {
   detail::h5_silence();
   check_same_schema(schema, comm);
   auto impl = std::make_unique<Impl>();
@@ -90,6 +91,11 @@ CacheWriter CacheWriter::create(const std::string& path, const CacheSchema& sche
   impl->schema = resolved(schema);
   impl->comm = &comm;
   impl->mpi_comm = comm::native_mpi_comm(comm);
+  return impl;
+}
+
+CacheWriter CacheWriter::create(const std::string& path, const CacheSchema& schema, comm::Communicator& comm) {
+  auto impl = new_impl(path, schema, comm);
   // One timestamp for all ranks: attribute values must agree.
   std::string created_at = comm.rank() == 0 ? utc_now() : std::string();
   if (comm.size() > 1) comm.broadcast(created_at, 0);
@@ -101,13 +107,7 @@ CacheWriter CacheWriter::create(const std::string& path, const CacheSchema& sche
 
 CacheWriter CacheWriter::open_for_resume(const std::string& path, const CacheSchema& schema,
                                          comm::Communicator& comm) {
-  detail::h5_silence();
-  check_same_schema(schema, comm);
-  auto impl = std::make_unique<Impl>();
-  impl->path = path;
-  impl->schema = resolved(schema);
-  impl->comm = &comm;
-  impl->mpi_comm = comm::native_mpi_comm(comm);
+  auto impl = new_impl(path, schema, comm);
   // Check read-only first, so a refused resume leaves the file untouched.
   // The completion record is read there too and broadcast: were each rank to
   // read it after the open, a slow rank could see chunks that a fast one

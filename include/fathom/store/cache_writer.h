@@ -118,6 +118,9 @@ class CacheWriter {
 
  private:
   struct Impl;
+  // COLLECTIVE. What create() and open_for_resume() share: the schema checked
+  // across ranks and resolved, the communicator and its MPI handle.
+  static std::unique_ptr<Impl> new_impl(const std::string& path, const CacheSchema& schema, comm::Communicator& comm);
   explicit CacheWriter(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
