@@ -2,6 +2,8 @@
 // (contract in per_example.h).
 #include "fathom/grads/per_example.h"
 
+#include <map>
+
 #include "fathom/core/error.h"
 #include "fathom/core/log.h"
 #include "fathom/model/batching.h"
@@ -77,6 +79,29 @@ struct Accumulator {
 // [B, ...] -> [B, T, last] (T = product of the middle dims, 1 for [B, last]).
 torch::Tensor as_sequence(const torch::Tensor& t) { return t.reshape({t.size(0), -1, t.size(-1)}); }
 
+// For one compute(): parameters outside the layout stop requiring grad, so
+// autograd records no graph below the lowest selected layer (for the
+// classifier alone the encoder runs as plain inference) and no backward can
+// wander into the encoder. Restored on exit, exceptions included.
+class OnlySelectedRequireGrad {
+ public:
+  OnlySelectedRequireGrad(model::Model& model, const ParamLayout& layout) {
+    for (auto& [name, tensor] : model.named_parameters())
+      if (tensor.requires_grad() && layout.index_of(tensor) < 0) {
+        tensor.requires_grad_(false);
+        switched_.push_back(tensor);
+      }
+  }
+  ~OnlySelectedRequireGrad() {
+    for (auto& t : switched_) t.requires_grad_(true);
+  }
+  OnlySelectedRequireGrad(const OnlySelectedRequireGrad&) = delete;
+  OnlySelectedRequireGrad& operator=(const OnlySelectedRequireGrad&) = delete;
+
+ private:
+  std::vector<torch::Tensor> switched_;
+};
+
 model::Batch row_of(const model::Batch& b, std::int64_t i, bool trim) {
   model::Batch r;
   std::int64_t length = b.ids.size(1);
@@ -143,6 +168,7 @@ ExampleGradients PerExampleGradients::compute(const model::Batch& batch, LossTar
 
 ExampleGradients PerExampleGradients::compute_vectorised(const model::Batch& batch, LossTarget target) {
   torch::AutoGradMode grad_on(true);
+  OnlySelectedRequireGrad only_selected(*model_, layout_);
   model::TapRecorder recorder;
   for (const auto& p : layout_.params()) recorder.watch(p.tensor);
   model::ModelOutput out;
@@ -211,6 +237,25 @@ ExampleGradients PerExampleGradients::compute_vectorised(const model::Batch& bat
                                    /*allow_unused=*/true);
   {
     torch::NoGradGuard no_grad;
+    // A linear layer applied several times in one forward (an LSTM's
+    // recurrent weight, once per step) gets one Σ_t δ_t a_tᵀ over all its
+    // calls: one bmm with the steps concatenated, not one pass over its
+    // [B, r*c] block per step.
+    std::map<const void*, std::vector<std::size_t>> linear_calls;
+    for (std::size_t k = 0; k < calls.size(); ++k)
+      if (calls[k].kind == model::TapKind::linear && deltas[k].defined())
+        linear_calls[calls[k].weight.unsafeGetTensorImpl()].push_back(k);
+    for (const auto& [weight, ks] : linear_calls) {
+      const model::TapCall& c = calls[ks.front()];
+      std::vector<torch::Tensor> ds, as;
+      for (std::size_t k : ks) {
+        ds.push_back(as_sequence(deltas[k]));
+        as.push_back(as_sequence(calls[k].input));
+      }
+      torch::Tensor delta = ds.size() == 1 ? ds[0] : torch::cat(ds, 1);
+      acc.add_outer(layout_.index_of(c.weight), delta, as.size() == 1 ? as[0] : torch::cat(as, 1));
+      acc.add_vector(layout_.index_of(c.bias), delta.sum(1));
+    }
     for (std::size_t k = 0; k < calls.size(); ++k) {
       const model::TapCall& c = calls[k];
       if (!deltas[k].defined()) continue;  // output unused by the loss: zero gradient
@@ -218,9 +263,7 @@ ExampleGradients PerExampleGradients::compute_vectorised(const model::Batch& bat
       torch::Tensor delta = as_sequence(deltas[k]);
       switch (c.kind) {
         case model::TapKind::linear:
-          acc.add_outer(w, delta, as_sequence(c.input));
-          acc.add_vector(b, delta.sum(1));
-          break;
+          break;  // above
         case model::TapKind::embedding:
           acc.add_embedding(w, c.input.reshape({B, -1}), delta, c.weight.size(0));
           break;

@@ -15,13 +15,16 @@
 //               runs the very forward the other two run.
 // Batches are built once up front (model::make_batch from data::read_corpus
 // records and the bundle's tokenizer, cycling through the corpus), so
-// tokenisation is not timed. vectorised and train run the same batches; loop
-// runs a prefix of them (it is slow). --seconds S > 0 sizes the runs from
-// timed warm-up batches so that each method takes about S seconds per round
-// (never more than --batches / --loop-batches batches); --seconds 0 runs
-// all of them. The methods alternate for --rounds rounds (vectorised, train,
-// loop) and the median of each method's per-round rate is reported: on a
-// shared machine a slow spell then hits every method, not just one.
+// tokenisation is not timed. Every method runs the same set of batches:
+// --seconds S > 0 sizes the set so that the loop (the slowest) takes about S
+// seconds (at least --loop-batches, at most --batches batches) and the
+// faster methods repeat the set to take about S seconds too; --seconds 0
+// runs all --batches once. After one untimed pass of each, the methods
+// alternate for --rounds rounds (forward, vectorised, train, loop) and the
+// median of each method's per-round rate is reported: on a shared machine a
+// slow spell then hits every method, not just one.
+//   forward     inference forward alone under NoGradGuard: the floor every
+//               method that needs the model's outputs pays.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -61,6 +64,12 @@ std::string json_str(const std::string& s) {
     out += c;
   }
   return out + "\"";
+}
+
+std::string list(const std::vector<double>& v) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::to_string(std::lround(v[i]));
+  return out + "]";
 }
 
 [[noreturn]] void usage(const std::string& why) {
@@ -158,58 +167,80 @@ int main(int argc, char** argv) {
       loss.backward();
       sink += loss.item<double>();
     };
+    // Inference forward alone (no graph): the floor any method that needs the
+    // model's outputs pays.
+    auto forward_step = [&](const fathom::model::Batch& b) {
+      torch::NoGradGuard no_grad;
+      sink += model.forward(b).logits.index({0, 0}).item<double>();
+    };
     auto vec_step = [&](const fathom::model::Batch& b) {
       sink += vec.compute(b, target).gradients.index({0, 0}).item<double>();
     };
     auto loop_step = [&](const fathom::model::Batch& b) {
       sink += loop.compute(b, target).gradients.index({0, 0}).item<double>();
     };
-    auto rate = [&](std::int64_t n, auto&& step) {
+    // One timed pass over the batch set, repeated `reps` times.
+    auto rate = [&](std::int64_t n, std::int64_t reps, auto&& step) {
       const double s = seconds_of([&] {
-        for (std::int64_t b = 0; b < n; ++b) step(data[std::size_t(b)]);
+        for (std::int64_t k = 0; k < reps; ++k)
+          for (std::int64_t b = 0; b < n; ++b) step(data[std::size_t(b)]);
       });
-      return double(n * batch_size) / s;
+      return double(n * reps * batch_size) / s;
     };
 
-    // Warm-up (first-call allocations, projector blocks, the tap report),
-    // and per-batch times to size the runs.
-    const auto& second = data[std::size_t(std::min<std::int64_t>(1, max_batches - 1))];
-    vec_step(data[0]);
-    train_step(data[0]);
-    const double t_vec = seconds_of([&] { vec_step(second); });
-    const double t_train = seconds_of([&] { train_step(second); });
-    const double t_loop = seconds_of([&] { loop_step(data[0]); });
-    std::int64_t n_main = max_batches, n_loop = max_loop;
+    // Every method runs the SAME batch set (a prefix of the shuffled
+    // batches), so lengths and padding are identical across columns; the
+    // faster methods repeat the set to fill their time. --seconds S sizes
+    // the set from the loop (the slowest) to about S seconds, at least
+    // --loop-batches batches. Per-batch times come from the untimed first
+    // pass below.
+    std::int64_t n_set = max_batches;
     if (target_s > 0) {
-      n_main = std::clamp<std::int64_t>(std::int64_t(std::ceil(target_s / std::max({t_vec, t_train, 1e-6}))), 1,
-                                        max_batches);
-      n_loop = std::clamp<std::int64_t>(std::int64_t(std::ceil(target_s / std::max(t_loop, 1e-6))), 1,
-                                        std::min(n_main, max_loop));
+      const double t_loop = seconds_of([&] { loop_step(data[0]); });
+      n_set = std::clamp<std::int64_t>(std::int64_t(std::ceil(target_s / std::max(t_loop, 1e-6))), max_loop,
+                                       max_batches);
     }
     std::int64_t tokens = 0;
-    for (std::int64_t b = 0; b < n_main; ++b) tokens += data[std::size_t(b)].mask.sum().item<std::int64_t>();
+    for (std::int64_t b = 0; b < n_set; ++b) tokens += data[std::size_t(b)].mask.sum().item<std::int64_t>();
 
-    std::vector<double> r_vec, r_loop, r_train;
+    // One untimed pass first (first-call allocations, projector blocks, the
+    // tap report; and the first pass over new batch shapes grows the heap:
+    // hundreds of page faults per batch on a VM, 10x the compute for small
+    // models, which a long `fathom cache` run amortises and a short timed
+    // window must not measure).
+    auto reps_for = [&](double rows_per_s) {
+      return target_s > 0 ? std::max<std::int64_t>(
+                                1, std::int64_t(std::ceil(target_s * rows_per_s / double(n_set * batch_size))))
+                          : std::int64_t(1);
+    };
+    const std::int64_t reps_forward = reps_for(rate(n_set, 1, forward_step));
+    const std::int64_t reps_vec = reps_for(rate(n_set, 1, vec_step));
+    const std::int64_t reps_train = reps_for(rate(n_set, 1, train_step));
+    rate(n_set, 1, loop_step);
+    std::vector<double> r_vec, r_loop, r_train, r_forward;
     for (int r = 0; r < rounds; ++r) {
-      r_vec.push_back(rate(n_main, vec_step));
-      r_train.push_back(rate(n_main, train_step));
-      r_loop.push_back(rate(n_loop, loop_step));
+      r_forward.push_back(rate(n_set, reps_forward, forward_step));
+      r_vec.push_back(rate(n_set, reps_vec, vec_step));
+      r_train.push_back(rate(n_set, reps_train, train_step));
+      r_loop.push_back(rate(n_set, 1, loop_step));
     }
-    const double v = median(r_vec), l = median(r_loop), t = median(r_train);
+    const double v = median(r_vec), l = median(r_loop), t = median(r_train), fw = median(r_forward);
 
     std::ostringstream loop_params;
     for (std::size_t i = 0; i < vec.loop_parameters().size(); ++i)
       loop_params << (i ? ", " : "") << json_str(vec.loop_parameters()[i]);
     std::printf(
         "{\"arch\": %s, \"params\": %s, \"projection\": %s, \"D\": %lld, \"k\": %lld, \"batch\": %lld, "
-        "\"batches\": %lld, \"loop_batches\": %lld, \"rounds\": %d, \"threads\": %d, \"mean_tokens\": %.1f, "
-        "\"vectorised_rows_per_s\": %.1f, \"loop_rows_per_s\": %.1f, \"train_rows_per_s\": %.1f, "
+        "\"batches\": %lld, \"vectorised_repeats\": %lld, \"rounds\": %d, \"threads\": %d, \"mean_tokens\": %.1f, "
+        "\"vectorised_rows_per_s\": %.1f, \"loop_rows_per_s\": %.1f, \"train_rows_per_s\": %.1f, \"forward_rows_per_s\": %.1f, "
         "\"vectorised_vs_loop\": %.3f, \"vectorised_vs_train\": %.3f, \"vectorised_loop_params\": [%s], "
+        "\"rounds_rows_per_s\": {\"vectorised\": %s, \"loop\": %s, \"train\": %s, \"forward\": %s}, "
         "\"checksum\": %.6g}\n",
         json_str(model.architecture()).c_str(), json_str(opt["params"]).c_str(), json_str(spec.text()).c_str(),
-        (long long)layout.dim(), (long long)vec.output_dim(), (long long)batch_size, (long long)n_main,
-        (long long)n_loop, rounds, threads, double(tokens) / double(n_main * batch_size), v, l, t, v / l, v / t,
-        loop_params.str().c_str(), sink);
+        (long long)layout.dim(), (long long)vec.output_dim(), (long long)batch_size, (long long)n_set,
+        (long long)reps_vec, rounds, threads, double(tokens) / double(n_set * batch_size), v, l, t, fw, v / l, v / t,
+        loop_params.str().c_str(), list(r_vec).c_str(), list(r_loop).c_str(), list(r_train).c_str(),
+        list(r_forward).c_str(), sink);
   } catch (const std::exception& e) {
     std::cerr << "grads_bench: " << e.what() << "\n";
     return 1;

@@ -243,6 +243,21 @@ TEST_P(PerArchitecture, RepeatedComputeIsStableAndLeavesTheModelUsable) {
   EXPECT_LE(rel_err(a.gradients, ref.gradients), kTol);
 }
 
+TEST_P(PerArchitecture, SelectingFewParametersLeavesEveryParameterRequiringGrad) {
+  // compute() switches requires_grad off outside the layout for its forward
+  // (no graph below the selected layers) and must restore it, also when it
+  // throws half-way.
+  auto m = double_model(GetParam());
+  auto batch = ragged_batch(m->vocab_size());
+  PerExampleGradients pe(*m, ParamLayout::select(*m, "classifier"));
+  auto got = pe.compute(batch, LossTarget::gold);
+  for (auto& [name, t] : m->named_parameters()) EXPECT_TRUE(t.requires_grad()) << name;
+  EXPECT_LE(rel_err(got.gradients, naive_reference(*m, "classifier", batch, /*predicted=*/false).gradients), kTol);
+  batch.labels[1] = model::kNoLabel;
+  EXPECT_THROW(pe.compute(batch, LossTarget::gold), InputError);
+  for (auto& [name, t] : m->named_parameters()) EXPECT_TRUE(t.requires_grad()) << name << " after a throw";
+}
+
 TEST_P(PerArchitecture, PutsTheModelInEvalMode) {
   auto m = double_model(GetParam());
   m->train(true);
