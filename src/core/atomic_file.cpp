@@ -29,14 +29,19 @@ void AtomicFile::commit() {
   out_.flush();
   if (!out_) throw Error("write to '" + tmp_ + "' failed (disk full?)");
   out_.close();
-  int fd = ::open(tmp_.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
+  fsync_file(tmp_);
   if (std::rename(tmp_.c_str(), path_.c_str()) != 0)
     throw Error("cannot rename '" + tmp_ + "' to '" + path_ + "': " + std::strerror(errno));
   committed_ = true;
+}
+
+void fsync_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw Error("cannot open '" + path + "' to sync it: " + std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) throw Error("fsync of '" + path + "' failed: " + std::strerror(err));
 }
 
 void write_file_atomic(const std::string& path, const std::string& contents) {

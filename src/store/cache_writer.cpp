@@ -11,6 +11,7 @@
 #include "cache_writer_impl.h"
 #include "fathom/store/cache_reader.h"
 #include "fathom/comm/mpi_handle.h"
+#include "fathom/core/atomic_file.h"
 #include "fathom/core/error.h"
 #include "h5_types.h"
 
@@ -199,6 +200,9 @@ void CacheWriter::finalize() {
   for (auto& ds : m.file.datasets) ds.close({m.path, "dataset"});
   m.file.complete.close({m.path, detail::kCompleteName});
   m.file.file.close({m.path, ""});
+  // Through MPI-IO the flush above was an MPI_File_sync; a local file gets
+  // the same durability here, so "complete" means on disk in both modes.
+  if (!m.mpi_comm) fsync_file(m.path);
   m.finalized = true;
 }
 

@@ -27,6 +27,9 @@ class AtomicFile {
   bool committed_ = false;
 };
 
+// Forces a closed file's data to disk (fsync). Throws Error on failure.
+void fsync_file(const std::string& path);
+
 // Whole-file helpers.
 void write_file_atomic(const std::string& path, const std::string& contents);
 std::string read_file(const std::string& path);  // throws InputError if unreadable

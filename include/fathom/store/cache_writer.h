@@ -28,8 +28,8 @@
 // its flag. In MPI-IO mode H5Fflush is collective, so it cannot run per
 // chunk; there HDF5 hands raw data straight to MPI-IO (no chunk cache, no
 // sieve buffer), so data and then flag reach the OS in that order, which
-// survives a killed process; durability against a node crash comes from the
-// collective flush in finalize() (and create()).
+// survives a killed process; durability against a node crash comes from
+// finalize(), which fsyncs the file in both modes.
 //
 // Not thread-safe (HDF5 is built without thread safety): one thread per rank.
 #include <cstdint>
@@ -104,8 +104,9 @@ class CacheWriter {
 
   // COLLECTIVE. Checks that every chunk of every rank is complete (else
   // Error naming how many are missing and the first one, on every rank), sets
-  // the root attribute complete=1, flushes and closes the file. The writer is
-  // unusable afterwards. Calling it twice is a UsageError.
+  // the root attribute complete=1, flushes, closes and fsyncs the file (a
+  // finalized cache is on disk, local or MPI-IO). The writer is unusable
+  // afterwards. Calling it twice is a UsageError.
   void finalize();
 
   // ANY RANK. Layout of this cache (rows_per_chunk resolved).
