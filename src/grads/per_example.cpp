@@ -241,11 +241,13 @@ ExampleGradients PerExampleGradients::compute_vectorised(const model::Batch& bat
     // recurrent weight, once per step) gets one Σ_t δ_t a_tᵀ over all its
     // calls: one bmm with the steps concatenated, not one pass over its
     // [B, r*c] block per step.
-    std::map<const void*, std::vector<std::size_t>> linear_calls;
+    // Keyed by (weight, bias) identity, since a call may carry an undefined
+    // weight (the classifier with only its bias selected).
+    std::map<std::pair<const void*, const void*>, std::vector<std::size_t>> linear_calls;
     for (std::size_t k = 0; k < calls.size(); ++k)
       if (calls[k].kind == model::TapKind::linear && deltas[k].defined())
-        linear_calls[calls[k].weight.unsafeGetTensorImpl()].push_back(k);
-    for (const auto& [weight, ks] : linear_calls) {
+        linear_calls[{calls[k].weight.unsafeGetTensorImpl(), calls[k].bias.unsafeGetTensorImpl()}].push_back(k);
+    for (const auto& [layer, ks] : linear_calls) {
       const model::TapCall& c = calls[ks.front()];
       std::vector<torch::Tensor> ds, as;
       for (std::size_t k : ks) {
