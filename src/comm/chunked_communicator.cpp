@@ -45,6 +45,10 @@ void ChunkedCommunicator::raw_all_gatherv(const void*, int, void*, const int*, c
   fail("all_gatherv", "not supported by backend " + backend());
 }
 
+void ChunkedCommunicator::raw_gatherv(const void*, int, void*, const int*, const int*, DType, int) {
+  fail("gatherv", "not supported by backend " + backend());
+}
+
 void ChunkedCommunicator::barrier() {
   ArmedScope armed(watchdog_.get(), "barrier");
   raw_barrier();
@@ -93,10 +97,23 @@ void ChunkedCommunicator::gather(const void* send, std::int64_t count, void* rec
 
 std::vector<std::uint8_t> ChunkedCommunicator::all_gatherv(const void* send, std::int64_t count, DType dtype,
                                                            std::vector<std::int64_t>* counts_out) {
-  check_count("all_gatherv", count);
-  ArmedScope armed(watchdog_.get(), "all_gatherv");
+  return gather_varying("all_gatherv", send, count, dtype, kEveryRank, counts_out);
+}
+
+std::vector<std::uint8_t> ChunkedCommunicator::gatherv(const void* send, std::int64_t count, DType dtype, int root,
+                                                       std::vector<std::int64_t>* counts_out) {
+  check_root("gatherv", root);
+  return gather_varying("gatherv", send, count, dtype, root, counts_out);
+}
+
+std::vector<std::uint8_t> ChunkedCommunicator::gather_varying(const char* op, const void* send, std::int64_t count,
+                                                              DType dtype, int root,
+                                                              std::vector<std::int64_t>* counts_out) {
+  check_count(op, count);
+  ArmedScope armed(watchdog_.get(), op);
   const std::size_t es = dtype_size(dtype);
   const int p = size();
+  // Every rank learns every count: all of them must agree on the rounds below.
   std::vector<std::int64_t> counts(static_cast<std::size_t>(p), 0);
   raw_all_gather(&count, 1, counts.data(), 1, DType::i64);
   std::vector<std::int64_t> displs(static_cast<std::size_t>(p), 0);
@@ -104,14 +121,21 @@ std::vector<std::uint8_t> ChunkedCommunicator::all_gatherv(const void* send, std
   const std::int64_t total = displs.back() + counts.back();
   if (counts_out) *counts_out = counts;
 
-  std::vector<std::uint8_t> out(std::size_t(total) * es);
+  const bool receives = root == kEveryRank || rank() == root;
+  std::vector<std::uint8_t> out(receives ? std::size_t(total) * es : 0);
   if (total == 0) return out;
+  auto move = [&](const void* s, int n, void* recv, const int* ns, const int* ds) {
+    if (root == kEveryRank)
+      raw_all_gatherv(s, n, recv, ns, ds, dtype);
+    else
+      raw_gatherv(s, n, receives ? recv : nullptr, ns, ds, dtype, root);
+  };
   const std::int64_t chunk = effective_chunk(max_chunk());
   std::vector<int> n(static_cast<std::size_t>(p)), d(static_cast<std::size_t>(p));
 
   if (total <= chunk) {  // One call: every count and displacement fits in an int.
     for (int r = 0; r < p; ++r) n[r] = int(counts[r]), d[r] = int(displs[r]);
-    raw_all_gatherv(send, int(count), out.data(), n.data(), d.data(), dtype);
+    move(send, int(count), out.data(), n.data(), d.data());
     return out;
   }
   // Rounds: round k moves elements [k*per_rank, (k+1)*per_rank) of every rank
@@ -120,7 +144,7 @@ std::vector<std::uint8_t> ChunkedCommunicator::all_gatherv(const void* send, std
   // offsets exceed INT32_MAX; then each rank's piece is copied into place.
   const std::int64_t per_rank = std::max<std::int64_t>(1, chunk / p);
   const std::int64_t longest = *std::max_element(counts.begin(), counts.end());
-  std::vector<std::uint8_t> stage(std::size_t(per_rank * p) * es);
+  std::vector<std::uint8_t> stage(receives ? std::size_t(per_rank * p) * es : 0);
   for (std::int64_t first = 0; first < longest; first += per_rank) {
     int pos = 0;
     for (int r = 0; r < p; ++r) {
@@ -129,7 +153,8 @@ std::vector<std::uint8_t> ChunkedCommunicator::all_gatherv(const void* send, std
       pos += n[r];
     }
     const int mine = n[std::size_t(rank())];
-    raw_all_gatherv(mine > 0 ? at(send, first, es) : nullptr, mine, stage.data(), n.data(), d.data(), dtype);
+    move(mine > 0 ? at(send, first, es) : nullptr, mine, stage.data(), n.data(), d.data());
+    if (!receives) continue;
     for (int r = 0; r < p; ++r)
       if (n[r] > 0) std::memcpy(at(out.data(), displs[r] + first, es), at(stage.data(), d[r], es), std::size_t(n[r]) * es);
   }

@@ -33,6 +33,8 @@ class ChunkedCommunicator : public Communicator {
   std::vector<std::uint8_t> all_gatherv(const void* send, std::int64_t count, DType dtype,
                                         std::vector<std::int64_t>* counts = nullptr) override;
   void gather(const void* send, std::int64_t count, void* recv, DType dtype, int root) override;
+  std::vector<std::uint8_t> gatherv(const void* send, std::int64_t count, DType dtype, int root,
+                                    std::vector<std::int64_t>* counts = nullptr) override;
   using Communicator::all_reduce;
   using Communicator::broadcast;
 
@@ -49,6 +51,9 @@ class ChunkedCommunicator : public Communicator {
   // Host memory; counts/displs have size() entries, in elements.
   virtual void raw_all_gatherv(const void* send, int n, void* recv, const int* counts, const int* displs,
                                DType dtype);
+  // As raw_all_gatherv, to root only; recv is nullptr off the root.
+  virtual void raw_gatherv(const void* send, int n, void* recv, const int* counts, const int* displs, DType dtype,
+                           int root);
 
   // Backends call this once rank() is valid; on_timeout must end the job.
   void start_watchdog(std::function<void()> on_timeout);
@@ -61,6 +66,10 @@ class ChunkedCommunicator : public Communicator {
  private:
   void check_count(const char* op, std::int64_t count) const;
   void check_root(const char* op, int root) const;
+  // all_gatherv (root == kEveryRank) and gatherv share the piece arithmetic.
+  static constexpr int kEveryRank = -1;
+  std::vector<std::uint8_t> gather_varying(const char* op, const void* send, std::int64_t count, DType dtype,
+                                           int root, std::vector<std::int64_t>* counts_out);
   std::unique_ptr<Watchdog> watchdog_;
 };
 

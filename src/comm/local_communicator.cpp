@@ -34,6 +34,10 @@ class LocalCommunicator final : public ChunkedCommunicator {
   void raw_all_gatherv(const void* send, int n, void* recv, const int*, const int* displs, DType dtype) override {
     copy(static_cast<std::uint8_t*>(recv) + std::size_t(displs[0]) * dtype_size(dtype), send, n, dtype);
   }
+  void raw_gatherv(const void* send, int n, void* recv, const int* counts, const int* displs, DType dtype,
+                   int) override {
+    raw_all_gatherv(send, n, recv, counts, displs, dtype);
+  }
 
  private:
   static void copy(void* dst, const void* src, int n, DType dtype) {

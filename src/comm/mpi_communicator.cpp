@@ -12,7 +12,7 @@ namespace {
 
 class MpiCommunicator final : public ChunkedCommunicator {
  public:
-  MpiCommunicator() : session_(MpiSession::acquire()), comm_(MpiCommHandle::dup_world()) {
+  MpiCommunicator() : session_(MpiSession::acquire()), comm_(dup_world()) {
     mpi_check(MPI_Comm_rank(comm_.get(), &rank_), "init", -1);
     mpi_check(MPI_Comm_size(comm_.get(), &size_), "init", rank_);
     // The watchdog aborts from its own thread. Strictly that breaks FUNNELED,
@@ -49,7 +49,7 @@ class MpiCommunicator final : public ChunkedCommunicator {
       check(MPI_Allgather(send, n, t, recv, n, t, comm_.get()), "all_gather");
       return;
     }
-    const auto block = MpiTypeHandle::strided_block(t, n, stride, "all_gather", rank_);
+    const auto block = strided_block(t, n, stride, "all_gather", rank_);
     check(MPI_Allgather(send, n, t, recv, 1, block.get(), comm_.get()), "all_gather");
   }
 
@@ -60,7 +60,7 @@ class MpiCommunicator final : public ChunkedCommunicator {
       check(MPI_Gather(send, n, t, recv, n, t, root, comm_.get()), "gather");
       return;
     }
-    const auto block = MpiTypeHandle::strided_block(t, n, stride, "gather", rank_);
+    const auto block = strided_block(t, n, stride, "gather", rank_);
     check(MPI_Gather(send, n, t, recv, 1, block.get(), root, comm_.get()), "gather");
   }
 
@@ -68,6 +68,13 @@ class MpiCommunicator final : public ChunkedCommunicator {
                        DType dtype) override {
     const MPI_Datatype t = to_mpi(dtype);
     check(MPI_Allgatherv(send, n, t, recv, counts, displs, t, comm_.get()), "all_gatherv");
+  }
+
+  void raw_gatherv(const void* send, int n, void* recv, const int* counts, const int* displs, DType dtype,
+                   int root) override {
+    // Receive arguments only matter on root (recv is nullptr elsewhere).
+    const MPI_Datatype t = to_mpi(dtype);
+    check(MPI_Gatherv(send, n, t, recv, counts, displs, t, root, comm_.get()), "gatherv");
   }
 
  private:

@@ -63,6 +63,14 @@ class Communicator {
                                                 std::vector<std::int64_t>* counts = nullptr) = 0;
   // COLLECTIVE. On root, recv[size()*count] is filled; recv is ignored elsewhere.
   virtual void gather(const void* send, std::int64_t count, void* recv, DType dtype, int root) = 0;
+  // COLLECTIVE. Like all_gatherv, but only `root` receives: on root the
+  // result is the concatenation of every rank's send[count] in rank order; on
+  // the other ranks it is empty (no buffer of the total size is allocated).
+  // counts[r] (size() entries) is filled on every rank if counts != nullptr.
+  // Use it where only rank 0 needs the data (writing outputs, merging top-k
+  // lists): memory stays O(own count) off the root.
+  virtual std::vector<std::uint8_t> gatherv(const void* send, std::int64_t count, DType dtype, int root,
+                                            std::vector<std::int64_t>* counts = nullptr) = 0;
   // Not collective: terminates every rank of the job with `code` (MPI_Abort),
   // or the process for local. Never returns.
   [[noreturn]] virtual void abort(int code) = 0;

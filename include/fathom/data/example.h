@@ -6,6 +6,11 @@
 
 namespace fathom::data {
 
+// The one "no label" marker for label indices everywhere (batches, the
+// cache's /labels and /targets, bundle lookups). -1 is never a class index;
+// losses pass it as torch's ignore_index, so unlabelled rows add no loss.
+inline constexpr std::int64_t kNoLabel = -1;
+
 struct Example {
   // Unique within what one reader returned. An integer id in JSONL becomes its
   // decimal string; with CorpusOptions::id_field == "" it is the 0-based

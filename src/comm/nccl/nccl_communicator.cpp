@@ -15,6 +15,7 @@
 #include "../backends.h"
 #include "../chunked_communicator.h"
 #include "fathom/core/error.h"
+#include "fathom/core/unique_handle.h"
 
 namespace fathom::comm::detail {
 namespace {
@@ -53,47 +54,15 @@ bool is_device_pointer(const void* p) {
   return a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged;
 }
 
-// Move-only owner of an NCCL communicator.
-class NcclCommHandle {
- public:
-  NcclCommHandle() = default;
-  explicit NcclCommHandle(ncclComm_t c) : c_(c) {}
-  ~NcclCommHandle() {
-    if (c_) ncclCommDestroy(c_);
-  }
-  NcclCommHandle(NcclCommHandle&& o) noexcept : c_(o.c_) { o.c_ = nullptr; }
-  NcclCommHandle& operator=(NcclCommHandle&& o) noexcept {
-    std::swap(c_, o.c_);
-    return *this;
-  }
-  NcclCommHandle(const NcclCommHandle&) = delete;
-  NcclCommHandle& operator=(const NcclCommHandle&) = delete;
-  ncclComm_t get() const { return c_; }
-
- private:
-  ncclComm_t c_ = nullptr;
+struct NcclCommDestroy {
+  void operator()(ncclComm_t c) const noexcept { ncclCommDestroy(c); }
 };
-
-// Move-only owner of a CUDA stream.
-class CudaStream {
- public:
-  CudaStream() = default;
-  explicit CudaStream(cudaStream_t s) : s_(s) {}
-  ~CudaStream() {
-    if (s_) cudaStreamDestroy(s_);
-  }
-  CudaStream(CudaStream&& o) noexcept : s_(o.s_) { o.s_ = nullptr; }
-  CudaStream& operator=(CudaStream&& o) noexcept {
-    std::swap(s_, o.s_);
-    return *this;
-  }
-  CudaStream(const CudaStream&) = delete;
-  CudaStream& operator=(const CudaStream&) = delete;
-  cudaStream_t get() const { return s_; }
-
- private:
-  cudaStream_t s_ = nullptr;
+struct CudaStreamDestroy {
+  void operator()(cudaStream_t s) const noexcept { cudaStreamDestroy(s); }
 };
+// Move-only owners (null = nullptr, never destroyed).
+using NcclCommHandle = UniqueHandle<ncclComm_t, NcclCommDestroy>;
+using CudaStream = UniqueHandle<cudaStream_t, CudaStreamDestroy>;
 
 // Index of this rank among the ranks on the same host (picks its GPU).
 int node_local_rank(Communicator& host) {
@@ -170,10 +139,13 @@ class NcclCommunicator final : public ChunkedCommunicator {
   // MPI do the uneven exchange (ranks with count 0 may pass any pointer).
   std::vector<std::uint8_t> all_gatherv(const void* send, std::int64_t count, DType dtype,
                                         std::vector<std::int64_t>* counts) override {
-    if (count <= 0 || !is_device_pointer(send)) return host_->all_gatherv(send, count, dtype, counts);
-    std::vector<std::uint8_t> staged(std::size_t(count) * dtype_size(dtype));
-    cuda_check(cudaMemcpy(staged.data(), send, staged.size(), cudaMemcpyDeviceToHost), "all_gatherv", rank_);
-    return host_->all_gatherv(staged.data(), count, dtype, counts);
+    std::vector<std::uint8_t> staged = stage_on_host(send, count, dtype, "all_gatherv");
+    return host_->all_gatherv(staged.empty() ? send : staged.data(), count, dtype, counts);
+  }
+  std::vector<std::uint8_t> gatherv(const void* send, std::int64_t count, DType dtype, int root,
+                                    std::vector<std::int64_t>* counts) override {
+    std::vector<std::uint8_t> staged = stage_on_host(send, count, dtype, "gatherv");
+    return host_->gatherv(staged.empty() ? send : staged.data(), count, dtype, root, counts);
   }
   using Communicator::all_reduce;
   using Communicator::broadcast;
@@ -233,6 +205,14 @@ class NcclCommunicator final : public ChunkedCommunicator {
   }
 
  private:
+  // A copy of a device buffer in host memory; empty when `send` is already a
+  // host pointer (or there is nothing to send), so the caller passes it as is.
+  std::vector<std::uint8_t> stage_on_host(const void* send, std::int64_t count, DType dtype, const char* op) const {
+    if (count <= 0 || !is_device_pointer(send)) return {};
+    std::vector<std::uint8_t> staged(std::size_t(count) * dtype_size(dtype));
+    cuda_check(cudaMemcpy(staged.data(), send, staged.size(), cudaMemcpyDeviceToHost), op, rank_);
+    return staged;
+  }
   static void* block(void* base, int r, std::int64_t stride, std::size_t es) {
     return static_cast<std::uint8_t*>(base) + std::size_t(r) * std::size_t(stride) * es;
   }

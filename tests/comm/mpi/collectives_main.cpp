@@ -112,6 +112,29 @@ TEST_P(commMpi, AllGathervUnevenWithEmptyRank) {
   EXPECT_EQ(got, want);
 }
 
+// Only the root receives; the others get an empty result but every count.
+TEST_P(commMpi, GathervUnevenToNonZeroRoot) {
+  const int root = p - 1;
+  auto count_of = [](int q) { return q == 0 ? 0 : 3 * q + 2; };  // rank 0 sends nothing
+  std::vector<std::int64_t> send(std::size_t(count_of(r)));
+  for (int i = 0; i < count_of(r); ++i) send[i] = r * 1000 + i;
+  std::vector<std::int64_t> want, want_counts;
+  for (int q = 0; q < p; ++q) {
+    want_counts.push_back(count_of(q));
+    for (int i = 0; i < count_of(q); ++i) want.push_back(q * 1000 + i);
+  }
+  std::vector<std::int64_t> counts;
+  const auto bytes = c->gatherv(send.empty() ? nullptr : send.data(), count_of(r), DType::i64, root, &counts);
+  EXPECT_EQ(counts, want_counts);
+  if (r == root) {
+    std::vector<std::int64_t> got(bytes.size() / sizeof(std::int64_t));
+    if (!bytes.empty()) std::memcpy(got.data(), bytes.data(), bytes.size());
+    EXPECT_EQ(got, want);
+  } else {
+    EXPECT_TRUE(bytes.empty()) << "rank " << r << " is not the root but received " << bytes.size() << " bytes";
+  }
+}
+
 TEST_P(commMpi, GatherToNonZeroRoot) {
   const int root = 1, n = 4;
   std::vector<double> send(n), recv;

@@ -1,10 +1,13 @@
 #!/bin/sh
-# Usage: expect_job_failure.sh SECONDS PATTERN COMMAND [ARGS...]
-# Passes when COMMAND fails by itself within SECONDS (exit code non-zero and
-# not timeout's 124/137, which mean it hung) and its output contains PATTERN.
+# Usage: expect_job_failure.sh SECONDS EXIT_CODE PATTERN COMMAND [ARGS...]
+# Passes when COMMAND fails by itself within SECONDS with exactly EXIT_CODE
+# (README's table: 1 failure, 2 usage/input, 3 collective timeout) and its
+# output contains PATTERN. Exit 0, another code, or a hang (timeout's
+# 124/137) fail the test, which WILL_FAIL could not tell apart.
 limit=$1
-pattern=$2
-shift 2
+want=$2
+pattern=$3
+shift 3
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 start=$(date +%s)
@@ -18,6 +21,9 @@ if [ "$rc" -eq 0 ]; then
 fi
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
   echo "FAIL: the job hung and was killed after ${limit}s"; exit 1
+fi
+if [ "$rc" -ne "$want" ]; then
+  echo "FAIL: the job exited $rc, expected $want"; exit 1
 fi
 if ! grep -q -- "$pattern" "$log"; then
   echo "FAIL: output does not contain: $pattern"; exit 1
