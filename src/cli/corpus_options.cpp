@@ -1,6 +1,5 @@
 #include "corpus_options.h"
 
-#include "fathom/core/log.h"
 
 namespace fathom::cli {
 
@@ -32,16 +31,25 @@ data::CorpusOptions corpus_options(const CorpusFlags& f) {
   return o;
 }
 
-void report_skipped(const data::CorpusReader& reader, comm::Communicator& comm) {
-  std::int64_t mine = reader.skipped();
-  if (mine > 0) {
-    std::string lines;
-    for (std::size_t i = 0; i < reader.skipped_lines().size(); ++i)
-      lines += "\n  line " + std::to_string(reader.skipped_lines()[i]) + ": " + reader.skip_messages()[i];
-    spdlog::warn("{}: skipped {} bad record(s) in this rank's shard; first ones:{}", reader.path(), mine, lines);
-  }
-  std::int64_t total = comm.all_reduce_value<std::int64_t>(mine);
-  if (total > 0 && comm.is_root()) spdlog::warn("{}: {} bad record(s) skipped in total (--on-error skip)", reader.path(), total);
+data::ShardGroup shard_group(comm::Communicator& communicator) {
+  data::ShardGroup g;
+  g.rank = communicator.rank();
+  g.size = communicator.size();
+  g.sum = [&communicator](std::int64_t value) { return communicator.all_reduce_value<std::int64_t>(value); };
+  g.gather_to_root = [&communicator](const std::string& bytes) {
+    std::vector<std::int64_t> counts;
+    std::vector<std::uint8_t> all =
+        communicator.gatherv(bytes.data(), std::int64_t(bytes.size()), comm::DType::u8, /*root=*/0, &counts);
+    std::vector<std::string> parts;
+    if (!communicator.is_root()) return parts;
+    std::size_t offset = 0;
+    for (std::int64_t n : counts) {
+      parts.emplace_back(all.begin() + std::ptrdiff_t(offset), all.begin() + std::ptrdiff_t(offset + std::size_t(n)));
+      offset += std::size_t(n);
+    }
+    return parts;
+  };
+  return g;
 }
 
 }  // namespace fathom::cli

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fathom/comm/communicator.h"
+#include "fathom/data/compute_stats.h"
 #include "fathom/data/corpus.h"
 
 namespace fathom::cli {
@@ -21,8 +22,8 @@ struct CorpusFlags {
 
 void add_corpus_flags(CLI::App& sub, CorpusFlags& flags);
 data::CorpusOptions corpus_options(const CorpusFlags& flags);
-// Logs how many bad records each rank skipped (first line numbers and
-// messages) and the total on rank 0. COLLECTIVE.
-void report_skipped(const data::CorpusReader& reader, comm::Communicator& comm);
+// The communicator's collectives in the form data's sharded pipelines take
+// (data does not depend on comm). The result refers to `comm`.
+data::ShardGroup shard_group(comm::Communicator& comm);
 
 }  // namespace fathom::cli

@@ -5,9 +5,10 @@
 // index) finds them: a probe usually touches one cache line, and growing the
 // table rehashes from the sequential entry vector.
 #include <functional>
-#include <stdexcept>
+#include <string>
 
 #include "corpus_internal.h"
+#include "fathom/core/error.h"
 
 namespace fathom::data::corpus_detail {
 namespace {
@@ -22,7 +23,7 @@ std::int64_t IdIndex::insert(std::string_view id, std::int64_t line) {
   for (std::size_t i = h & mask;; i = (i + 1) & mask) {
     const std::uint64_t s = slots_[i];
     if (s == 0) {  // empty: the id is new
-      if (entries_.size() >= kIndexMask) throw std::length_error("IdIndex: more than 2^32-1 ids");
+      if (full()) throw Error("IdIndex: holds at most " + std::to_string(capacity_) + " ids; check full() first");
       entries_.push_back({h, arena_.size(), line, id.size()});
       arena_.append(id);
       slots_[i] = tag(h) | entries_.size();  // index + 1, so never 0

@@ -100,8 +100,17 @@ class JsonFieldScanner {
 // Set of ids seen so far with the line of each (corpus_ids.cpp).
 class IdIndex {
  public:
+  // Entry indices are 32-bit inside the slots.
+  static constexpr std::uint64_t kMaxIds = 0xFFFFFFFFULL;
+  explicit IdIndex(std::uint64_t capacity = kMaxIds) : capacity_(capacity < kMaxIds ? capacity : kMaxIds) {}
+
+  // True once `capacity` ids are recorded: the caller must stop before
+  // inserting another (the reader turns this into an InputError).
+  bool full() const { return entries_.size() >= capacity_; }
+  std::uint64_t capacity() const { return capacity_; }
   // 0 if `id` is new (it is recorded with `line`, which must be >= 1);
-  // otherwise the line where it was first seen.
+  // otherwise the line where it was first seen. Throws fathom::Error if a new
+  // id arrives when full().
   std::int64_t insert(std::string_view id, std::int64_t line);
 
  private:
@@ -112,6 +121,7 @@ class IdIndex {
     std::size_t len;
   };
   void grow();
+  std::uint64_t capacity_;
   std::vector<Entry> entries_;       // in insertion order
   std::vector<std::uint64_t> slots_;  // high 32 bits: hash tag; low: entry index + 1; 0 = empty
   std::string arena_;                // all ids, back to back

@@ -1,7 +1,6 @@
 // CorpusReader: row range, the checks every format shares (UTF-8, empty text,
 // labels, duplicate ids) and the fail/skip policy. Formats only split and
 // extract fields (corpus_jsonl/tsv/csv.cpp).
-#include <stdexcept>
 #include <unordered_set>
 
 #include "corpus_internal.h"
@@ -121,6 +120,13 @@ struct CorpusReader::Impl {
     }
   }
 
+  [[noreturn]] void throw_too_many_ids() const {
+    throw InputError(path, src->line(), opt.id_field,
+                     "more than " + std::to_string(ids.capacity()) +
+                         " records with ids, the most duplicate-id detection holds; expected fewer "
+                         "records per reader (more ranks), or id_field \"\" to number records");
+  }
+
   // The range is exhausted; a file with no records at all is still an error.
   bool finish() {
     done = true;
@@ -132,8 +138,9 @@ struct CorpusReader::Impl {
 CorpusReader::CorpusReader(const std::string& path, const CorpusOptions& options, Range rows)
     : impl_(std::make_unique<Impl>()) {
   if (rows.begin < 0 || (rows.end >= 0 && rows.end < rows.begin) || rows.end < -1) {
-    throw std::invalid_argument("CorpusReader: bad row range [" + std::to_string(rows.begin) +
-                                ", " + std::to_string(rows.end) + ")");
+    throw InputError(path, 0, "rows",
+                     "bad row range [" + std::to_string(rows.begin) + ", " + std::to_string(rows.end) +
+                         "); expected 0 <= begin <= end, or end == -1 for the rest of the file");
   }
   Impl& m = *impl_;
   m.path = path;
@@ -161,6 +168,8 @@ bool CorpusReader::next(Example& out) {
     const std::int64_t i = m.index++;
     if (i < m.rows.begin) continue;  // before the range: split only, never parsed
     ++m.read;
+    // Outside the try below: a full id table is fatal even with OnError::skip.
+    if (!m.opt.id_field.empty() && m.ids.full()) m.throw_too_many_ids();
     try {
       m.src->parse(m.raw);
       m.build(i, out);

@@ -91,20 +91,22 @@ std::string CorpusStats::serialize() const {
   return j.dump();
 }
 
-CorpusStats CorpusStats::deserialize(const std::string& text) {
+CorpusStats CorpusStats::deserialize(const std::string& text) try {
   json j = json::parse(text);
   CorpusStats s;
-  s.examples_ = j["examples"];
-  s.with_pair_ = j["with_pair"];
-  s.unlabeled_ = j["unlabeled"];
-  s.tokens_ = j["tokens"];
-  s.unk_ = j["unk"];
-  s.labels_ = j["labels"].get<std::map<std::string, std::int64_t>>();
-  s.text_len_ = map_from(j["text_len"]);
-  s.token_len_ = map_from(j["token_len"]);
-  s.vocab_ = j["vocab"].get<std::set<std::string>>();
-  s.text_hashes_ = j["hashes"].get<std::vector<std::uint64_t>>();
+  s.examples_ = j.at("examples");
+  s.with_pair_ = j.at("with_pair");
+  s.unlabeled_ = j.at("unlabeled");
+  s.tokens_ = j.at("tokens");
+  s.unk_ = j.at("unk");
+  s.labels_ = j.at("labels").get<std::map<std::string, std::int64_t>>();
+  s.text_len_ = map_from(j.at("text_len"));
+  s.token_len_ = map_from(j.at("token_len"));
+  s.vocab_ = j.at("vocab").get<std::set<std::string>>();
+  s.text_hashes_ = j.at("hashes").get<std::vector<std::uint64_t>>();
   return s;
+} catch (const json::exception& e) {
+  throw Error(std::string("corpus stats: a shard's partial statistics are unreadable: ") + e.what());
 }
 
 std::int64_t CorpusStats::duplicate_texts() const {

@@ -3,17 +3,22 @@
 #include "fathom/data/shard.h"
 
 #include <algorithm>
-#include <stdexcept>
 #include <string>
+
+#include "fathom/core/error.h"
 
 namespace fathom::data {
 
 Range shard_range(std::int64_t n, int rank, int size) {
-  if (n < 0 || size <= 0 || rank < 0 || rank >= size) {
-    throw std::invalid_argument("shard_range: need n >= 0 and 0 <= rank < size, got n=" +
-                                std::to_string(n) + " rank=" + std::to_string(rank) +
-                                " size=" + std::to_string(size));
-  }
+  // Not tied to a file: the caller's record count or its place in the group.
+  auto bad = [&](const char* field, const std::string& expected) {
+    throw InputError("shard_range", 0, field,
+                     expected + " (got n=" + std::to_string(n) + " rank=" + std::to_string(rank) +
+                         " size=" + std::to_string(size) + ")");
+  };
+  if (n < 0) bad("n", "record count must be >= 0");
+  if (size <= 0) bad("size", "group size must be >= 1");
+  if (rank < 0 || rank >= size) bad("rank", "rank must be in [0, size)");
   const std::int64_t base = n / size, extra = n % size, r = rank;
   Range out;
   out.begin = r * base + std::min(r, extra);

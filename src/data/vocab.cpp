@@ -45,11 +45,15 @@ Vocab Vocab::from_tokens(std::vector<std::string> tokens, const std::string& ori
   return v;
 }
 
-Vocab Vocab::build(const TokenCounts& counts, const VocabBuildOptions& options) {
-  if (options.max_size != 0 && options.max_size < 5) {
+void Vocab::check_max_size(std::int64_t max_size) {
+  if (max_size != 0 && max_size < 5) {
     throw UsageError("vocabulary max_size must be 0 (no limit) or at least 5 (the special tokens), got " +
-                     std::to_string(options.max_size));
+                     std::to_string(max_size));
   }
+}
+
+Vocab Vocab::build(const TokenCounts& counts, const VocabBuildOptions& options) {
+  check_max_size(options.max_size);
   std::vector<std::pair<std::string_view, std::int64_t>> kept;
   for (const auto& [token, count] : counts) {
     if (count < options.min_count || token.empty()) continue;

@@ -4,9 +4,7 @@
 #include <unordered_set>
 
 #include "basic_tokenizer.h"
-#include "encoding_assembly.h"
 #include "fathom/core/error.h"
-#include "fathom/data/tokenizer_factory.h"
 
 namespace fathom::data {
 namespace {
@@ -29,7 +27,7 @@ class Splitter {
   // HF WordpieceTokenizer.tokenize for one word: repeatedly take the longest
   // vocabulary entry starting at the current character ("##"-prefixed after
   // the first); if none exists the whole word is one [UNK].
-  void split(const detail::BasicWord& w, std::vector<detail::Piece>& out) {
+  void split(const detail::BasicWord& w, std::vector<TokenPiece>& out) {
     char_bounds(w.text, bounds_);
     const std::size_t nchars = bounds_.size() - 1;
     auto [word_begin, word_end] = w.span();
@@ -71,13 +69,6 @@ class Splitter {
   std::string scratch_;
 };
 
-std::vector<detail::Piece> to_pieces(const Vocab& vocab, const TokenizerOptions& options, std::string_view text) {
-  std::vector<detail::Piece> out;
-  Splitter splitter(vocab, options.max_input_chars_per_word);
-  detail::BasicTokenizer(options).run(text, [&](const detail::BasicWord& w) { splitter.split(w, out); });
-  return out;
-}
-
 struct Scored {
   std::string_view token;
   std::int64_t score;
@@ -90,37 +81,20 @@ void sort_scored(std::vector<Scored>& v) {
 }
 }  // namespace
 
-WordpieceTokenizer::Builder::Builder(BuildOptions options) : options_(std::move(options)) {
-  if (options_.max_size != 0 && options_.max_size < 5) {
-    throw UsageError("wordpiece max_size must be 0 (no limit) or at least 5, got " +
-                     std::to_string(options_.max_size));
-  }
-  if (options_.text.max_input_chars_per_word < 1) {
-    throw UsageError("max_input_chars_per_word must be at least 1");
-  }
-}
-
-void WordpieceTokenizer::Builder::add(std::string_view text) {
-  ++texts_;
-  detail::BasicTokenizer(options_.text).run(text, [&](const detail::BasicWord& w) {
-    key_.assign(w.text);
-    ++counts_[key_];
-  });
-}
-
-WordpieceTokenizer WordpieceTokenizer::Builder::finish() const {
-  const auto max_chars = static_cast<std::size_t>(options_.text.max_input_chars_per_word);
-  const auto suffix_chars = static_cast<std::size_t>(std::max<std::int32_t>(options_.max_suffix_chars, 0));
+WordpieceTokenizer WordpieceTokenizer::learn(const TokenCounts& word_counts, const BuildOptions& options) {
+  check_vocab_build_options(options.max_size, options.text);
+  const auto max_chars = static_cast<std::size_t>(options.text.max_input_chars_per_word);
+  const auto suffix_chars = static_cast<std::size_t>(std::max<std::int32_t>(options.max_suffix_chars, 0));
   TokenCounts chars, suffixes;
   std::vector<Scored> words;
   std::vector<std::size_t> bounds;
-  for (const auto& [word, count] : counts_) {
+  for (const auto& [word, count] : word_counts) {
     char_bounds(word, bounds);
     const std::size_t n = bounds.size() - 1;
     if (n > max_chars) continue;  // always [UNK]; learning from it would be wasted
     for (std::size_t i = 0; i < n; ++i) chars[word.substr(bounds[i], bounds[i + 1] - bounds[i])] += count;
     if (n < 2) continue;  // single characters are covered by step 2
-    if (count >= options_.min_word_count) {
+    if (count >= options.min_word_count) {
       words.push_back({word, count});
       continue;
     }
@@ -135,12 +109,12 @@ WordpieceTokenizer WordpieceTokenizer::Builder::finish() const {
   sort_scored(alphabet);
   std::vector<Scored> rest = std::move(words);
   for (const auto& [piece, count] : suffixes) {
-    if (count >= options_.min_piece_count) rest.push_back({piece, count});
+    if (count >= options.min_piece_count) rest.push_back({piece, count});
   }
   sort_scored(rest);
 
   const std::size_t limit =
-      options_.max_size > 0 ? static_cast<std::size_t>(options_.max_size) : static_cast<std::size_t>(-1);
+      options.max_size > 0 ? static_cast<std::size_t>(options.max_size) : static_cast<std::size_t>(-1);
   std::vector<std::string> tokens = {kPad, kUnk, kCls, kSep, kMask};
   std::unordered_set<std::string> seen(tokens.begin(), tokens.end());
   auto add = [&](std::string token) {
@@ -152,12 +126,12 @@ WordpieceTokenizer WordpieceTokenizer::Builder::finish() const {
     add("##" + std::string(c.token));
   }
   for (const Scored& s : rest) add(std::string(s.token));
-  return WordpieceTokenizer(Vocab::from_tokens(std::move(tokens), "<built wordpiece vocabulary>"), options_.text);
+  return WordpieceTokenizer(Vocab::from_tokens(std::move(tokens), "<built wordpiece vocabulary>"), options.text);
 }
 
 WordpieceTokenizer::WordpieceTokenizer(Vocab vocab, TokenizerOptions options)
-    : vocab_(std::move(vocab)), options_(options) {
-  if (options_.max_input_chars_per_word < 1) throw UsageError("max_input_chars_per_word must be at least 1");
+    : VocabTokenizer(std::move(vocab), options, Continuations::glue) {
+  if (options.max_input_chars_per_word < 1) throw UsageError("max_input_chars_per_word must be at least 1");
 }
 
 WordpieceTokenizer WordpieceTokenizer::load(const std::string& vocab_path, const TokenizerOptions& options) {
@@ -169,24 +143,11 @@ WordpieceTokenizer WordpieceTokenizer::build(const std::vector<std::string_view>
   return build(texts.begin(), texts.end(), options);
 }
 
-Encoding WordpieceTokenizer::encode(std::string_view text_a, std::optional<std::string_view> text_b,
-                                    std::int64_t max_length) const {
-  std::vector<detail::Piece> a = to_pieces(vocab_, options_, text_a);
-  if (!text_b) return detail::assemble(vocab_, a, nullptr, max_length);
-  std::vector<detail::Piece> b = to_pieces(vocab_, options_, *text_b);
-  return detail::assemble(vocab_, a, &b, max_length);
-}
-
-std::vector<std::string> WordpieceTokenizer::tokenize(std::string_view text) const {
-  std::vector<std::string> out;
-  for (const detail::Piece& p : to_pieces(vocab_, options_, text)) out.push_back(vocab_.token(p.id));
+std::vector<TokenPiece> WordpieceTokenizer::pieces(std::string_view text) const {
+  std::vector<TokenPiece> out;
+  Splitter splitter(vocab(), options().max_input_chars_per_word);
+  detail::BasicTokenizer(options()).run(text, [&](const detail::BasicWord& w) { splitter.split(w, out); });
   return out;
 }
-
-std::string WordpieceTokenizer::decode(const std::vector<std::int64_t>& ids, bool skip_special) const {
-  return detail::decode_ids(vocab_, ids, skip_special, /*glue_continuations=*/true);
-}
-
-std::string WordpieceTokenizer::options_json() const { return tokenizer_options_json(kind(), options_); }
 
 }  // namespace fathom::data

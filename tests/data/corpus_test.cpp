@@ -441,8 +441,17 @@ TEST_F(CorpusTest, FormatAndOptionErrors) {
   EXPECT_THROW(fathom::data::read_corpus(write("y2.jsonl", "{}\n"), o), UsageError);
   auto p3 = write("upper.TSV", "id\ttext\n1\ta\n");
   EXPECT_EQ(fathom::data::read_corpus(p3, {}).size(), 1u);
-  EXPECT_THROW((void)CorpusReader(p3, {}, Range{-1, 2}), std::invalid_argument);
-  EXPECT_THROW((void)CorpusReader(p3, {}, Range{3, 2}), std::invalid_argument);
+}
+
+TEST_F(CorpusTest, BadRowRangeIsAnInputErrorNamingTheFile) {
+  auto p = write("rows.tsv", "id\ttext\n1\ta\n");
+  for (Range bad : {Range{-1, 2}, Range{3, 2}, Range{0, -2}}) {
+    auto m = expect_input_error([&] { (void)CorpusReader(p, {}, bad); }, p, 0, "rows");
+    std::string range = "[" + std::to_string(bad.begin) + ", " + std::to_string(bad.end) + ")";
+    EXPECT_TRUE(has(m, "bad row range " + range)) << m;
+  }
+  EXPECT_NO_THROW((void)CorpusReader(p, {}, Range{2, 2}));
+  EXPECT_NO_THROW((void)CorpusReader(p, {}, Range{5, -1}));
 }
 
 TEST_F(CorpusTest, RangesReadOnlyTheirRecords) {
@@ -665,6 +674,26 @@ TEST(Utf8ValidFast, AgreesWithValidUtf8) {
     for (int i = 0; i < n; ++i) s += pieces[rng() % (iter % 2 ? 6 : 12)];
     ASSERT_EQ(fathom::data::corpus_detail::utf8_valid_fast(s), fathom::data::valid_utf8(s)) << s;
   }
+}
+
+// The table of ids behind duplicate detection: it finds repeats, and once at
+// capacity refuses new ids (the reader checks full() first and throws an
+// InputError) while still finding known ones.
+TEST(IdIndex, FindsRepeatsAndStopsAtCapacity) {
+  fathom::data::corpus_detail::IdIndex ids(3);
+  EXPECT_EQ(ids.insert("a", 1), 0);
+  EXPECT_EQ(ids.insert("b", 2), 0);
+  EXPECT_EQ(ids.insert("a", 5), 1);
+  EXPECT_FALSE(ids.full());
+  EXPECT_EQ(ids.insert("c", 6), 0);
+  EXPECT_TRUE(ids.full());
+  EXPECT_EQ(ids.insert("b", 7), 2);
+  EXPECT_THROW(ids.insert("d", 8), fathom::Error);
+  // Thousands of ids through several table growths.
+  fathom::data::corpus_detail::IdIndex many;
+  for (int i = 0; i < 5000; ++i) ASSERT_EQ(many.insert("id" + std::to_string(i), i + 1), 0) << i;
+  for (int i = 0; i < 5000; i += 97) ASSERT_EQ(many.insert("id" + std::to_string(i), 9999), i + 1) << i;
+  EXPECT_EQ(many.capacity(), fathom::data::corpus_detail::IdIndex::kMaxIds);
 }
 
 TEST(JsonFieldScanner, EdgeCases) {

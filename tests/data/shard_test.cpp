@@ -8,7 +8,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -52,11 +51,29 @@ TEST(ShardRange, LargeN) {
   EXPECT_EQ(shard_range(n, 0, 7).size(), n / 7 + 1);
 }
 
+// An InputError (exit code 2) naming the argument that is wrong and all three values.
+void expect_bad_argument(std::int64_t n, int rank, int size, const std::string& field) {
+  try {
+    shard_range(n, rank, size);
+    ADD_FAILURE() << "no error for n=" << n << " rank=" << rank << " size=" << size;
+  } catch (const fathom::InputError& e) {
+    std::string m = e.what();
+    EXPECT_EQ(e.field(), field) << m;
+    EXPECT_EQ(m.rfind("shard_range: field '" + field + "': ", 0), 0u) << m;
+    EXPECT_NE(m.find("(got n=" + std::to_string(n) + " rank=" + std::to_string(rank) + " size=" +
+                     std::to_string(size) + ")"),
+              std::string::npos)
+        << m;
+    EXPECT_EQ(fathom::exit_code_for(e), 2);
+  }
+}
+
 TEST(ShardRange, RejectsBadArguments) {
-  EXPECT_THROW(shard_range(5, 0, 0), std::invalid_argument);
-  EXPECT_THROW(shard_range(5, -1, 2), std::invalid_argument);
-  EXPECT_THROW(shard_range(5, 2, 2), std::invalid_argument);
-  EXPECT_THROW(shard_range(-1, 0, 1), std::invalid_argument);
+  expect_bad_argument(5, 0, 0, "size");
+  expect_bad_argument(5, 0, -3, "size");
+  expect_bad_argument(5, -1, 2, "rank");
+  expect_bad_argument(5, 2, 2, "rank");
+  expect_bad_argument(-1, 0, 1, "n");
   Range all;
   EXPECT_EQ(all.size(), -1);
   EXPECT_TRUE(all.contains(123456789));

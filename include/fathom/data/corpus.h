@@ -84,8 +84,8 @@ struct CorpusOptions {
 class CorpusReader {
  public:
   // Throws InputError if the file cannot be opened or (tsv/csv) its header is
-  // bad, UsageError for bad options, std::invalid_argument for a bad range
-  // (begin < 0, or end != -1 and end < begin).
+  // bad, or for a bad range (begin < 0, or end != -1 and end < begin; field
+  // "rows"); UsageError for bad options.
   CorpusReader(const std::string& path, const CorpusOptions& options, Range rows = Range{});
   ~CorpusReader();
   CorpusReader(CorpusReader&&) noexcept;
@@ -94,8 +94,9 @@ class CorpusReader {
   // Fills `out` with the next good record in range and returns true; returns
   // false once the range or the file is exhausted (and on every later call;
   // `out` is then unspecified). Throws InputError for a bad record
-  // (OnError::fail), or for a file with no records at all even when the range
-  // is empty. Reuses out's string buffers, so reuse one Example in a loop.
+  // (OnError::fail), for a file with no records at all even when the range
+  // is empty, and (whatever on_error says) once the range holds more records
+  // with ids than duplicate-id detection can hold (2^32 - 1). Reuses out's string buffers, so reuse one Example in a loop.
   bool next(Example& out);
 
   // Records of the range looked at so far, good and skipped (after a full read

@@ -1,6 +1,6 @@
 #pragma once
-// Corpus statistics that can be computed per shard and merged (the CLI
-// gathers shards across ranks): examples, label distribution, text length
+// Corpus statistics that can be computed per shard and merged
+// (compute_stats.h gathers the shards of a group of ranks): examples, label distribution, text length
 // (Unicode code points) and token-count distributions, vocabulary, duplicate
 // texts.
 //
@@ -28,7 +28,9 @@ class CorpusStats {
   void add(const Example& e);
   void merge(const CorpusStats& other);
 
-  // Compact serialisation for gathering shards (JSON text).
+  // Compact serialisation for gathering shards (JSON text). deserialize
+  // throws fathom::Error if `text` is not what serialize wrote; the result
+  // has no tokenizer (merge it into a CorpusStats that has one).
   std::string serialize() const;
   static CorpusStats deserialize(const std::string& text);
 

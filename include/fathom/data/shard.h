@@ -23,8 +23,9 @@ struct Range {
 // The slice of [0, n) owned by `rank` out of `size` ranks: contiguous and
 // balanced (sizes differ by at most one; ranks 0 .. n%size-1 get the extra
 // row). Valid for every n >= 0, including n == 0 and n < size (some ranks get
-// an empty range, begin == end). Throws std::invalid_argument if n < 0,
-// size <= 0 or rank is not in [0, size).
+// an empty range, begin == end). Throws InputError ("shard_range: field
+// '<n|size|rank>': ...", exit code 2) if n < 0, size <= 0 or rank is not in
+// [0, size).
 Range shard_range(std::int64_t n, int rank, int size);
 
 }  // namespace fathom::data

@@ -32,6 +32,9 @@ class Vocab {
   // with count >= min_count by descending count, ties by token (byte order),
   // so the result does not depend on hash-map iteration order.
   static Vocab build(const TokenCounts& counts, const VocabBuildOptions& options = {});
+  // Throws UsageError unless max_size is 0 (no limit) or at least 5 (room for
+  // the specials).
+  static void check_max_size(std::int64_t max_size);
 
   // Writes vocab.txt atomically (write-then-rename).
   void save(const std::string& path) const;

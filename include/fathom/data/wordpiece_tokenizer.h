@@ -10,6 +10,7 @@
 
 #include "fathom/data/tokenizer.h"
 #include "fathom/data/vocab.h"
+#include "fathom/data/vocab_tokenizer.h"
 
 namespace fathom::data {
 
@@ -32,56 +33,27 @@ struct WordpieceBuildOptions {
   std::int32_t max_suffix_chars = 6;
 };
 
-class WordpieceTokenizer : public Tokenizer {
+class WordpieceTokenizer : public VocabTokenizer {
  public:
   using BuildOptions = WordpieceBuildOptions;
+  using Builder = VocabBuilder<WordpieceTokenizer>;
 
-  // Streaming builder: memory grows with the number of distinct words only.
-  class Builder {
-   public:
-    explicit Builder(BuildOptions options = {});
-    void add(std::string_view text);
-    std::int64_t texts() const { return texts_; }
-    const TokenCounts& word_counts() const { return counts_; }
-    WordpieceTokenizer finish() const;
-
-   private:
-    BuildOptions options_;
-    TokenCounts counts_;
-    std::int64_t texts_ = 0;
-    std::string key_;
-  };
-
+  // Throws UsageError if options.max_input_chars_per_word < 1.
   explicit WordpieceTokenizer(Vocab vocab, TokenizerOptions options = {});
   static WordpieceTokenizer load(const std::string& vocab_path, const TokenizerOptions& options = {});
+  // The heuristic above, from the counts of whole normalized words.
+  static WordpieceTokenizer learn(const TokenCounts& word_counts, const BuildOptions& options);
   static WordpieceTokenizer build(const std::vector<std::string_view>& texts, const BuildOptions& options = {});
   template <class It>
   static WordpieceTokenizer build(It first, It last, const BuildOptions& options = {}) {
-    Builder builder(options);
-    for (; first != last; ++first) builder.add(*first);
-    return builder.finish();
+    return Builder::build(first, last, options);
   }
-
-  const Vocab& vocab() const { return vocab_; }
-  const TokenizerOptions& options() const { return options_; }
 
   std::string kind() const override { return "wordpiece"; }
   // Each piece's [begin, end) covers the original bytes of its own characters
-  // ("##" pieces included); an [UNK] word covers the whole word.
-  Encoding encode(std::string_view text_a, std::optional<std::string_view> text_b,
-                  std::int64_t max_length) const override;
-  std::vector<std::string> tokenize(std::string_view text) const override;
-  // Pieces joined by spaces, "##x" glued to the piece before it.
-  std::string decode(const std::vector<std::int64_t>& ids, bool skip_special = true) const override;
-  std::int64_t vocab_size() const override { return vocab_.size(); }
-  std::int64_t token_to_id(std::string_view token) const override { return vocab_.id(token); }
-  const std::string& id_to_token(std::int64_t id) const override { return vocab_.token(id); }
-  void save_vocab(const std::string& path) const override { vocab_.save(path); }
-  std::string options_json() const override;
-
- private:
-  Vocab vocab_;
-  TokenizerOptions options_;
+  // ("##" pieces included); an [UNK] word is one piece covering the whole word.
+  // decode() glues "##x" to the piece before it.
+  std::vector<TokenPiece> pieces(std::string_view text) const override;
 };
 
 }  // namespace fathom::data
