@@ -1,8 +1,5 @@
 #include "fathom/cli/app.h"
 
-#include <cstdlib>
-#include <iostream>
-
 #include "command.h"
 #include "fathom/comm/failure.h"
 #include "fathom/core/error.h"
@@ -39,7 +36,8 @@ int dispatch(const std::vector<std::string>& args, Context& ctx) {
                "fathom"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "help for every subcommand");
-  app.footer("Exit codes: 0 success, 2 usage or input error, 1 other failure.\n"
+  app.footer("Exit codes: 0 success, 1 failure, 2 usage or input error, 3 collective timeout (a rank waited\n"
+             "longer than FATHOM_COLLECTIVE_TIMEOUT seconds in a collective; every rank is aborted).\n"
              "Run under MPI with: mpirun -np N fathom <subcommand> ... (see README).");
   if (!ctx.inside_job) add_global_options(app, ctx);
 
@@ -66,16 +64,10 @@ int dispatch(const std::vector<std::string>& args, Context& ctx) {
 int main(int argc, char** argv) {
   Context ctx;
   log::init(-1, 0);
-  std::vector<std::string> args(argv + 1, argv + argc);
-  try {
-    return dispatch(args, ctx);
-  } catch (const std::exception& e) {
-    // One failure policy: log with the rank, then abort every rank (MPI) so
-    // nobody waits forever in a collective.
-    comm::fail_job(e, ctx.comm_if_created());
-  } catch (...) {
-    comm::fail_job(Error("unknown exception"), ctx.comm_if_created());
-  }
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  // The one failure path (the tests use it too). The communicator exists only
+  // once a command asked for it, so it is looked up when a failure happens.
+  return comm::run_guarded([&ctx] { return ctx.comm_if_created(); }, [&] { return dispatch(args, ctx); });
 }
 
 }  // namespace fathom::cli

@@ -1,22 +1,11 @@
 #include <filesystem>
 #include <iostream>
 
-#include <nlohmann/json.hpp>
-
 #include "command.h"
 #include "fathom/cli/job.h"
 #include "fathom/core/error.h"
 
 namespace fathom::cli {
-
-namespace {
-std::string versions_json() {
-  VersionInfo v = version_info();
-  nlohmann::json j = {{"fathom", v.fathom}, {"libtorch", v.torch}, {"faiss", v.faiss},
-                      {"hdf5", v.hdf5},     {"mpi", v.mpi},        {"nccl", v.nccl}};
-  return j.dump();
-}
-}  // namespace
 
 Registered register_run(CLI::App& app, Context& ctx) {
   struct Opts {
@@ -43,7 +32,7 @@ Registered register_run(CLI::App& app, Context& ctx) {
             ctx.inside_job = true;
             auto reports = run_job(job, ro, c, [&ctx](const std::vector<std::string>& argv) {
               return dispatch(argv, ctx);
-            }, versions_json());
+            }, version_json(version_info()).dump());
             ctx.inside_job = false;
             if (c.is_root() && !o->dry_run) {
               std::cout << "job '" << job.name << "' complete; outputs in " << std::filesystem::absolute(job.out_dir).string()

@@ -1,7 +1,5 @@
 #include <iostream>
 
-#include <nlohmann/json.hpp>
-
 #include "command.h"
 
 namespace fathom::cli {
@@ -13,19 +11,15 @@ Registered register_version(CLI::App& app, Context&) {
   sub->footer("Output: text lines 'name: version' (or JSON with --json) on stdout.");
   return {sub, [json] {
             VersionInfo v = version_info();
-            std::string backends;
-            for (auto& b : v.backends) backends += (backends.empty() ? "" : ",") + b;
             if (*json) {
-              nlohmann::json j = {{"fathom", v.fathom},       {"libtorch", v.torch}, {"libtorch_cuda", v.torch_cuda},
-                                  {"faiss", v.faiss},         {"hdf5", v.hdf5},      {"mpi", v.mpi},
-                                  {"nccl", v.nccl},           {"backends", v.backends},
-                                  {"compiler", v.compiler},   {"build_type", v.build_type}};
-              std::cout << j.dump(2) << "\n";
+              std::cout << version_json(v).dump(2) << "\n";
               return 0;
             }
+            std::string backends;
+            for (auto& b : v.backends) backends += (backends.empty() ? "" : ",") + b;
             std::cout << "fathom:    " << v.fathom << " (" << v.build_type << ", " << v.compiler << ")\n"
                       << "libtorch:  " << v.torch << (v.torch_cuda ? " (CUDA available)" : " (CPU)") << "\n"
-                      << "faiss:     " << v.faiss << "\n"
+                      << "faiss:     linked by the index module (not built yet)\n"
                       << "hdf5:      " << v.hdf5 << "\n"
                       << "mpi:       " << v.mpi << "\n"
                       << "nccl:      " << (v.nccl.empty() ? "not built in" : v.nccl + " (built in)") << "\n"

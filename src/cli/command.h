@@ -6,6 +6,7 @@
 // closure) and returns the closure that runs the command once parsing
 // succeeded. Commands are thin: options -> one library call -> outputs.
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <functional>
 #include <memory>
@@ -58,12 +59,15 @@ std::vector<Registered> register_reserved(CLI::App& app, Context& ctx);
 int dispatch(const std::vector<std::string>& args, Context& ctx);
 
 // Versions of fathom and every library it is built with (for `version`,
-// run.json and file attributes).
+// run.json and file attributes). FAISS is not among them: the index module
+// that uses it links it (not built yet).
 struct VersionInfo {
-  std::string fathom, torch, faiss, hdf5, mpi, nccl, compiler, build_type;
+  std::string fathom, torch, hdf5, mpi, nccl, compiler, build_type;
   bool torch_cuda = false;
   std::vector<std::string> backends;
 };
 VersionInfo version_info();
+// The same as one JSON object (`version --json`, run.json "versions").
+nlohmann::json version_json(const VersionInfo& v);
 
 }  // namespace fathom::cli

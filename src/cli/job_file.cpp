@@ -1,7 +1,9 @@
 // Job file parsing and validation (TOML via toml++).
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -49,115 +51,169 @@ std::string get_string(const toml::table& t, const char* key, const std::string&
   return s->get();
 }
 
-}  // namespace
+// A non-negative integer at t[key], if present.
+std::optional<std::int64_t> get_count(const toml::table& t, const char* key, const std::string& file,
+                                      const std::string& where) {
+  const toml::node* n = t.get(key);
+  if (!n) return std::nullopt;
+  auto i = n->as_integer();
+  if (!i || i->get() < 0) throw InputError(file, line_of(*n), where + "." + key, "expected a non-negative integer");
+  return i->get();
+}
 
-Job load_job(const std::string& path, const std::string& out_override,
-             const std::vector<std::string>& known_commands) {
+void reject_unknown_keys(const toml::table& t, const std::vector<std::string>& known, const std::string& file,
+                         const std::string& where) {
+  for (auto&& [k, v] : t) {
+    if (std::find(known.begin(), known.end(), k.str()) != known.end()) continue;
+    std::string list;
+    for (auto& name : known) list += (list.empty() ? "" : ", ") + name;
+    throw InputError(file, line_of(v), where + "." + std::string(k.str()), "unknown key (expected " + list + ")");
+  }
+}
+
+toml::table parse_toml(const std::string& path) {
   if (!std::filesystem::exists(path)) throw InputError(path, "job file not found");
-  toml::table root;
   try {
-    root = toml::parse_file(path);
+    return toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     throw InputError(path, std::int64_t(e.source().begin.line), "",
                      "TOML syntax error at column " + std::to_string(e.source().begin.column) + ": " +
                          std::string(e.description()));
   }
-  Job job;
-  job.path = path;
+}
+
+// [job]: name, out, seed, ranks (steps are read separately).
+Job read_job_table(const toml::table& root, const std::string& path, const std::string& out_override) {
   const toml::table* jt = root["job"].as_table();
   if (!jt) throw InputError(path, 0, "job", "missing [job] table (expected name, out, seed, ranks)");
-  std::int64_t jline = line_of(*jt);
-  job.name = get_string(*jt, "name", path, "job", false, jline);
+  reject_unknown_keys(*jt, {"name", "out", "seed", "ranks"}, path, "job");
+  const std::int64_t line = line_of(*jt);
+  Job job;
+  job.path = path;
+  job.name = get_string(*jt, "name", path, "job", false, line);
   if (job.name.empty()) job.name = std::filesystem::path(path).stem().string();
-  job.out_dir = out_override.empty() ? get_string(*jt, "out", path, "job", true, jline) : out_override;
-  if (const toml::node* s = jt->get("seed")) {
-    auto i = s->as_integer();
-    if (!i || i->get() < 0) throw InputError(path, line_of(*s), "job.seed", "expected a non-negative integer");
-    job.seed = std::uint64_t(i->get());
-  }
-  if (const toml::node* r = jt->get("ranks")) {
-    auto i = r->as_integer();
-    if (!i || i->get() < 0) throw InputError(path, line_of(*r), "job.ranks", "expected a non-negative integer");
-    job.ranks = int(i->get());
-  }
-  for (auto&& [k, v] : *jt) {
-    static const std::set<std::string> known = {"name", "out", "seed", "ranks"};
-    if (!known.count(std::string(k.str())))
-      throw InputError(path, line_of(v), "job." + std::string(k.str()), "unknown key (expected name, out, seed, ranks)");
+  job.out_dir = out_override.empty() ? get_string(*jt, "out", path, "job", true, line) : out_override;
+  if (auto seed = get_count(*jt, "seed", path, "job")) job.seed = std::uint64_t(*seed);
+  if (auto ranks = get_count(*jt, "ranks", path, "job")) job.ranks = int(*ranks);
+  return job;
+}
+
+// Reads one [[step]] table into a JobStep (without its hash).
+class StepReader {
+ public:
+  StepReader(const Job& job, const std::vector<std::string>& known_commands)
+      : job_(job),
+        job_dir_(std::filesystem::absolute(job.path).parent_path().string()),
+        known_commands_(known_commands) {}
+
+  JobStep read(const toml::table& st, const std::string& where) const {
+    reject_unknown_keys(st, {"name", "command", "args", "outputs"}, job_.path, where);
+    JobStep s;
+    s.line = line_of(st);
+    s.command = command_of(st, where, s.line);
+    s.name = get_string(st, "name", job_.path, where, false, s.line);
+    if (s.name.empty()) s.name = s.command;
+    s.argv.push_back(s.command);
+    std::string out_arg = append_args(st, where, s.argv);
+    s.outputs = outputs_of(st, where);
+    if (!st.get("outputs") && !out_arg.empty()) s.outputs.push_back(out_arg);
+    return s;
   }
 
+ private:
+  std::string command_of(const toml::table& st, const std::string& where, std::int64_t line) const {
+    std::string command = get_string(st, "command", job_.path, where, true, line);
+    if (!known_commands_.empty() &&
+        std::find(known_commands_.begin(), known_commands_.end(), command) == known_commands_.end()) {
+      std::string list;
+      for (auto& c : known_commands_) list += (list.empty() ? "" : ", ") + c;
+      throw InputError(job_.path, line, where + ".command",
+                       "unknown command '" + command + "' (expected one of: " + list + ")");
+    }
+    if (command == "run") throw InputError(job_.path, line, where + ".command", "a job cannot run another job");
+    return command;
+  }
+
+  // [step.args] -> "--key value" pairs (true: bare flag; false: omitted;
+  // arrays comma-joined). Returns the value of `out`, if given.
+  std::string append_args(const toml::table& st, const std::string& where, std::vector<std::string>& argv) const {
+    const toml::node* a = st.get("args");
+    if (!a) return "";
+    const toml::table* args = a->as_table();
+    if (!args) throw InputError(job_.path, line_of(*a), where + ".args", "expected a table of options");
+    std::string out_arg;
+    for (auto&& [k, v] : *args) {
+      const std::string key(k.str());
+      const std::string field = where + ".args." + key;
+      if (auto b = v.as_boolean()) {
+        if (b->get()) argv.push_back("--" + key);
+        continue;
+      }
+      std::string value;
+      if (auto arr = v.as_array()) {
+        for (auto& e : *arr) value += (value.empty() ? "" : ",") + scalar_text(e, job_.path, field);
+      } else {
+        value = scalar_text(v, job_.path, field);
+      }
+      value = substitute(value, job_, job_dir_);
+      if (key == "out") out_arg = value;
+      argv.push_back("--" + key);
+      argv.push_back(value);
+    }
+    return out_arg;
+  }
+
+  std::vector<std::string> outputs_of(const toml::table& st, const std::string& where) const {
+    std::vector<std::string> outputs;
+    const toml::node* o = st.get("outputs");
+    if (!o) return outputs;
+    const toml::array* arr = o->as_array();
+    if (!arr) throw InputError(job_.path, line_of(*o), where + ".outputs", "expected an array of paths");
+    for (auto& e : *arr) {
+      auto sv = e.as_string();
+      if (!sv) throw InputError(job_.path, line_of(e), where + ".outputs", "expected strings");
+      outputs.push_back(substitute(sv->get(), job_, job_dir_));
+    }
+    return outputs;
+  }
+
+  const Job& job_;
+  std::string job_dir_;
+  const std::vector<std::string>& known_commands_;
+};
+
+// sha256 over the previous step's hash and this step's argv (NUL-separated),
+// so a change to one step changes the hash of every step after it.
+std::string step_hash(const std::string& previous_hash, const std::vector<std::string>& argv) {
+  Sha256 h;
+  h.update(previous_hash);
+  for (auto& a : argv) {
+    h.update(a);
+    h.update("\0", 1);
+  }
+  return h.hex_digest();
+}
+
+}  // namespace
+
+Job load_job(const std::string& path, const std::string& out_override,
+             const std::vector<std::string>& known_commands) {
+  const toml::table root = parse_toml(path);
+  Job job = read_job_table(root, path, out_override);
   const toml::array* steps = root["step"].as_array();
   if (!steps || steps->empty()) throw InputError(path, 0, "step", "no [[step]] entries (a job needs at least one step)");
-  const std::string job_dir = std::filesystem::absolute(path).parent_path().string();
+  const StepReader reader(job, known_commands);
   std::set<std::string> names;
-  std::string prev_hash;
+  std::string previous_hash;
   for (std::size_t i = 0; i < steps->size(); ++i) {
+    const std::string where = "step[" + std::to_string(i + 1) + "]";
     const toml::table* st = (*steps)[i].as_table();
-    std::string where = "step[" + std::to_string(i + 1) + "]";
     if (!st) throw InputError(path, line_of((*steps)[i]), where, "expected a table");
-    JobStep s;
-    s.line = line_of(*st);
-    s.command = get_string(*st, "command", path, where, true, s.line);
-    s.name = get_string(*st, "name", path, where, false, s.line);
-    if (s.name.empty()) s.name = s.command;
+    JobStep s = reader.read(*st, where);
     if (!names.insert(s.name).second)
       throw InputError(path, s.line, where + ".name", "duplicate step name '" + s.name + "' (names must be unique)");
-    if (!known_commands.empty() &&
-        std::find(known_commands.begin(), known_commands.end(), s.command) == known_commands.end()) {
-      std::string list;
-      for (auto& c : known_commands) list += (list.empty() ? "" : ", ") + c;
-      throw InputError(path, s.line, where + ".command", "unknown command '" + s.command + "' (expected one of: " + list + ")");
-    }
-    if (s.command == "run") throw InputError(path, s.line, where + ".command", "a job cannot run another job");
-    s.argv.push_back(s.command);
-    std::string out_arg;
-    if (const toml::node* a = st->get("args")) {
-      const toml::table* args = a->as_table();
-      if (!args) throw InputError(path, line_of(*a), where + ".args", "expected a table of options");
-      for (auto&& [k, v] : *args) {
-        std::string key(k.str());
-        std::string field = where + ".args." + key;
-        if (auto b = v.as_boolean()) {
-          if (b->get()) s.argv.push_back("--" + key);
-          continue;
-        }
-        std::string value;
-        if (auto arr = v.as_array()) {
-          for (auto& e : *arr) value += (value.empty() ? "" : ",") + scalar_text(e, path, field);
-        } else {
-          value = scalar_text(v, path, field);
-        }
-        value = substitute(value, job, job_dir);
-        if (key == "out") out_arg = value;
-        s.argv.push_back("--" + key);
-        s.argv.push_back(value);
-      }
-    }
-    if (const toml::node* o = st->get("outputs")) {
-      const toml::array* arr = o->as_array();
-      if (!arr) throw InputError(path, line_of(*o), where + ".outputs", "expected an array of paths");
-      for (auto& e : *arr) {
-        auto sv = e.as_string();
-        if (!sv) throw InputError(path, line_of(e), where + ".outputs", "expected strings");
-        s.outputs.push_back(substitute(sv->get(), job, job_dir));
-      }
-    } else if (!out_arg.empty()) {
-      s.outputs.push_back(out_arg);
-    }
-    for (auto&& [k, v] : *st) {
-      static const std::set<std::string> known = {"name", "command", "args", "outputs"};
-      if (!known.count(std::string(k.str())))
-        throw InputError(path, line_of(v), where + "." + std::string(k.str()),
-                         "unknown key (expected name, command, args, outputs)");
-    }
-    Sha256 h;
-    h.update(prev_hash);
-    for (auto& a : s.argv) {
-      h.update(a);
-      h.update("\0", 1);
-    }
-    s.hash = h.hex_digest();
-    prev_hash = s.hash;
+    s.hash = step_hash(previous_hash, s.argv);
+    previous_hash = s.hash;
     job.steps.push_back(std::move(s));
   }
   return job;

@@ -1,8 +1,11 @@
 // `fathom run`: executes a job's steps in order, skipping completed ones.
+// Three steps: plan (rank 0 decides which steps run, every rank follows),
+// record (rank 0 owns <out>/run.json) and execute (every rank runs the steps).
 #include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -35,27 +38,29 @@ std::string now_iso() {
   return buf;
 }
 
-json outputs_json(const JobStep& s) {
-  json outs = json::array();
-  for (auto& o : s.outputs) outs.push_back({{"path", o}, {"bytes", path_bytes(o)}});
-  return outs;
+std::string command_line(const JobStep& s) {
+  std::string line = "fathom";
+  for (auto& a : s.argv) line += " " + a;
+  return line;
 }
 
-// A step is complete if run.json recorded it done with the same hash and
-// every recorded output still exists with the recorded size.
-bool step_complete(const json& previous, const JobStep& s) {
-  if (!previous.contains("steps")) return false;
-  for (auto& p : previous["steps"]) {
-    if (p.value("name", "") != s.name) continue;
-    if (p.value("status", "") != "done" || p.value("hash", "") != s.hash) return false;
-    if (!p.contains("outputs")) return true;
-    for (auto& o : p["outputs"]) {
-      std::int64_t now = path_bytes(o.value("path", ""));
-      if (now < 0 || now != o.value("bytes", std::int64_t(-2))) return false;
-    }
-    return true;
+std::string run_json_path(const Job& job) { return (fs::path(job.out_dir) / "run.json").string(); }
+
+// ---- plan -------------------------------------------------------------------
+
+struct Plan {
+  std::vector<std::uint8_t> runs;  // runs[i] = 1: execute step i; 0: its outputs are complete, skip it
+  json previous;                   // rank 0: the run.json of the earlier run ({} if none)
+};
+
+void check_from_step(const Job& job, const RunOptions& options) {
+  if (options.from.empty()) return;
+  std::string names;
+  for (auto& s : job.steps) {
+    if (s.name == options.from) return;
+    names += (names.empty() ? "" : ", ") + s.name;
   }
-  return false;
+  throw UsageError("--from '" + options.from + "': no such step in " + job.path + " (steps: " + names + ")");
 }
 
 json load_previous(const std::string& path) {
@@ -70,126 +75,197 @@ json load_previous(const std::string& path) {
   }
 }
 
-}  // namespace
+// The earlier record of step `name`, or nullptr.
+const json* previous_entry(const json& previous, const std::string& name) {
+  if (!previous.contains("steps")) return nullptr;
+  for (auto& p : previous["steps"])
+    if (p.value("name", "") == name) return &p;
+  return nullptr;
+}
 
-std::vector<StepReport> run_job(const Job& job, const RunOptions& options, comm::Communicator& comm,
-                                const StepExecutor& execute, const std::string& versions_json) {
-  const bool root = comm.is_root();
-  const std::string run_json_path = (fs::path(job.out_dir) / "run.json").string();
-  if (!options.from.empty()) {
-    bool found = false;
-    for (auto& s : job.steps) found |= s.name == options.from;
-    if (!found) {
-      std::string names;
-      for (auto& s : job.steps) names += (names.empty() ? "" : ", ") + s.name;
-      throw UsageError("--from '" + options.from + "': no such step in " + job.path + " (steps: " + names + ")");
-    }
+// A step is complete if run.json recorded it done (or skipped as done) with
+// the same hash and every recorded output still exists with the recorded size.
+bool step_complete(const json& previous, const JobStep& s) {
+  const json* p = previous_entry(previous, s.name);
+  if (!p) return false;
+  const std::string status = p->value("status", "");
+  if ((status != "done" && status != "skipped") || p->value("hash", "") != s.hash) return false;
+  if (!p->contains("outputs")) return true;
+  for (auto& o : (*p)["outputs"]) {
+    std::int64_t now = path_bytes(o.value("path", ""));
+    if (now < 0 || now != o.value("bytes", std::int64_t(-2))) return false;
   }
-  if (job.ranks > 0 && job.ranks != comm.size() && root)
-    spdlog::warn("job {} expects {} rank(s) but runs on {} (launch with: mpirun -np {} fathom run {})", job.path,
-                 job.ranks, comm.size(), job.ranks, job.path);
+  return true;
+}
 
-  // Rank 0 decides which steps run; everyone follows the same plan.
-  std::vector<std::uint8_t> run_step(job.steps.size(), 1);
-  json doc;
-  if (root) {
-    std::error_code ec;
-    fs::create_directories(job.out_dir, ec);
-    if (ec) throw Error("cannot create output directory '" + job.out_dir + "': " + ec.message());
-    json previous = load_previous(run_json_path);
+// COLLECTIVE: rank 0 reads the earlier run.json and decides; every rank gets
+// the same `runs`.
+Plan plan_steps(const Job& job, const RunOptions& options, comm::Communicator& comm) {
+  Plan plan;
+  plan.runs.assign(job.steps.size(), 1);
+  if (comm.is_root()) {
+    plan.previous = load_previous(run_json_path(job));
     bool rerun_rest = options.force;
     for (std::size_t i = 0; i < job.steps.size(); ++i) {
       if (job.steps[i].name == options.from) rerun_rest = true;
-      run_step[i] = rerun_rest || !step_complete(previous, job.steps[i]);
+      plan.runs[i] = rerun_rest || !step_complete(plan.previous, job.steps[i]);
       // Once a step runs, later steps may read changed inputs: run them too.
-      if (run_step[i]) rerun_rest = true;
+      if (plan.runs[i]) rerun_rest = true;
     }
+  }
+  comm.broadcast(plan.runs.data(), std::int64_t(plan.runs.size()), comm::DType::u8, 0);
+  return plan;
+}
+
+void print_plan(const Job& job, const Plan& plan) {
+  for (std::size_t i = 0; i < job.steps.size(); ++i)
+    std::cout << (plan.runs[i] ? "run   " : "skip  ") << job.steps[i].name << ": " << command_line(job.steps[i])
+              << "\n";
+}
+
+// ---- record -----------------------------------------------------------------
+
+// <out>/run.json, kept by rank 0. Written once when the run starts (steps
+// that will run are "pending", so a run killed mid-step never leaves a stale
+// "done" behind) and then once after each step that ran. Every write is
+// atomic.
+class RunRecord {
+ public:
+  RunRecord(const Job& job, const Plan& plan, const comm::Communicator& comm, const std::string& versions_json)
+      : path_(run_json_path(job)), steps_(job.steps.size()) {
+    std::error_code ec;
+    fs::create_directories(job.out_dir, ec);
+    if (ec) throw Error("cannot create output directory '" + job.out_dir + "': " + ec.message());
     Sha256 h;
     for (auto& s : job.steps) h.update(s.hash);
-    doc = {{"format_version", 1},
-           {"job", job.name},
-           {"job_file", fs::absolute(job.path).string()},
-           {"job_file_sha256", sha256_file(job.path)},
-           {"config_hash", h.hex_digest()},
-           {"out", job.out_dir},
-           {"seed", job.seed},
-           {"ranks", comm.size()},
-           {"backend", comm.backend()},
-           {"versions", json::parse(versions_json)},
-           {"started", now_iso()},
-           {"steps", json::array()}};
+    doc_ = {{"format_version", 1},
+            {"job", job.name},
+            {"job_file", fs::absolute(job.path).string()},
+            {"job_file_sha256", sha256_file(job.path)},
+            {"config_hash", h.hex_digest()},
+            {"out", job.out_dir},
+            {"seed", job.seed},
+            {"ranks", comm.size()},
+            {"backend", comm.backend()},
+            {"versions", json::parse(versions_json)},
+            {"started", now_iso()},
+            {"steps", json::array()}};
+    bool any_runs = false;
     for (std::size_t i = 0; i < job.steps.size(); ++i) {
       const auto& s = job.steps[i];
       json entry = {{"name", s.name}, {"command", s.command}, {"argv", s.argv}, {"hash", s.hash},
                     {"status", "pending"}};
-      if (!run_step[i]) {
+      if (!plan.runs[i]) {
         // Keep the earlier record (timings, outputs) of a completed step.
-        for (auto& p : previous["steps"])
-          if (p.value("name", "") == s.name) entry = p;
-        entry["status"] = "done";
+        if (const json* p = previous_entry(plan.previous, s.name)) entry = *p;
+        entry["status"] = "skipped";
       }
-      doc["steps"].push_back(entry);
+      any_runs |= plan.runs[i] != 0;
+      doc_["steps"].push_back(entry);
     }
-  }
-  comm.broadcast(run_step.data(), std::int64_t(run_step.size()), comm::DType::u8, 0);
-
-  if (options.dry_run) {
-    if (root)
-      for (std::size_t i = 0; i < job.steps.size(); ++i)
-        std::cout << (run_step[i] ? "run   " : "skip  ") << job.steps[i].name << ": fathom "
-                  << [&] { std::string a; for (auto& x : job.steps[i].argv) a += x + " "; return a; }() << "\n";
-    return {};
+    if (!any_runs) doc_["finished"] = now_iso();
+    write();
   }
 
+  void step_done(std::size_t i, const std::string& started, double seconds, json outputs) {
+    json& e = doc_["steps"][i];
+    e["status"] = "done";
+    e["started"] = started;
+    e["seconds"] = seconds;
+    e["outputs"] = std::move(outputs);
+    if (i + 1 == steps_) doc_["finished"] = now_iso();  // every step after a run one runs: this is the last
+    write();
+  }
+
+  void step_failed(std::size_t i, const std::string& started, double seconds, const std::string& error) {
+    json& e = doc_["steps"][i];
+    e["status"] = "failed";
+    e["started"] = started;
+    e["seconds"] = seconds;
+    e["error"] = error;
+    doc_["finished"] = now_iso();
+    write();
+  }
+
+ private:
+  void write() const { write_file_atomic(path_, doc_.dump(2) + "\n"); }
+
+  std::string path_;
+  std::size_t steps_;
+  json doc_;
+};
+
+// ---- execute ----------------------------------------------------------------
+
+json outputs_json(const JobStep& s) {
+  json outs = json::array();
+  for (auto& o : s.outputs) outs.push_back({{"path", o}, {"bytes", path_bytes(o)}});
+  return outs;
+}
+
+// Runs one step; a non-zero exit code becomes an error of the matching kind.
+void execute_step(const JobStep& s, const StepExecutor& execute) {
+  const int code = execute(s.argv);
+  if (code == 0) return;
+  const std::string what = "exited with code " + std::to_string(code);
+  if (code == 2) throw UsageError(what);
+  throw Error(what);
+}
+
+// COLLECTIVE: every rank executes the steps the plan runs; `record` is
+// non-null on rank 0 only.
+std::vector<StepReport> execute_steps(const Job& job, const Plan& plan, const StepExecutor& execute,
+                                      RunRecord* record) {
   std::vector<StepReport> reports;
   for (std::size_t i = 0; i < job.steps.size(); ++i) {
     const auto& s = job.steps[i];
-    std::string tag = "step '" + s.name + "' (" + std::to_string(i + 1) + "/" + std::to_string(job.steps.size()) + ")";
-    if (!run_step[i]) {
-      if (root) spdlog::info("{}: outputs complete, skipped", tag);
+    const std::string tag =
+        "step '" + s.name + "' (" + std::to_string(i + 1) + "/" + std::to_string(job.steps.size()) + ")";
+    if (!plan.runs[i]) {
+      if (record) spdlog::info("{}: outputs complete, skipped", tag);
       reports.push_back({s.name, "skipped", 0});
       continue;
     }
-    if (root) spdlog::info("{}: fathom {}", tag, [&] { std::string a; for (auto& x : s.argv) a += x + " "; return a; }());
-    auto t0 = std::chrono::steady_clock::now();
-    if (root) {
-      doc["steps"][i]["status"] = "running";
-      doc["steps"][i]["started"] = now_iso();
-      write_file_atomic(run_json_path, doc.dump(2) + "\n");
-    }
-    int code = 0;
+    if (record) spdlog::info("{}: {}", tag, command_line(s));
+    const std::string started = now_iso();
+    const auto t0 = std::chrono::steady_clock::now();
+    auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
     try {
-      code = execute(s.argv);
-      if (code != 0) throw UsageError("exited with code " + std::to_string(code));
+      execute_step(s, execute);
     } catch (const std::exception& e) {
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (root) {
-        doc["steps"][i]["status"] = "failed";
-        doc["steps"][i]["seconds"] = secs;
-        doc["steps"][i]["error"] = describe(e);
-        doc["finished"] = now_iso();
-        write_file_atomic(run_json_path, doc.dump(2) + "\n");
-      }
+      if (record) record->step_failed(i, started, seconds(), describe(e));
+      const auto* fathom_error = dynamic_cast<const Error*>(&e);
       std::throw_with_nested(Error("job '" + job.name + "': " + tag + " failed (" + job.path + ":" +
                                        std::to_string(s.line) + "); earlier outputs are kept in " + job.out_dir,
-                                   dynamic_cast<const Error*>(&e) ? dynamic_cast<const Error*>(&e)->kind()
-                                                                  : ErrorKind::Internal));
+                                   fathom_error ? fathom_error->kind() : ErrorKind::Internal));
     }
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs = seconds();
     reports.push_back({s.name, "done", secs});
-    if (root) {
-      doc["steps"][i]["status"] = "done";
-      doc["steps"][i]["seconds"] = secs;
-      doc["steps"][i]["outputs"] = outputs_json(s);
-      write_file_atomic(run_json_path, doc.dump(2) + "\n");
+    if (record) {
+      record->step_done(i, started, secs, outputs_json(s));
       spdlog::info("{}: done in {:.2f}s", tag, secs);
     }
   }
-  if (root) {
-    doc["finished"] = now_iso();
-    write_file_atomic(run_json_path, doc.dump(2) + "\n");
-  }
   return reports;
+}
+
+}  // namespace
+
+std::vector<StepReport> run_job(const Job& job, const RunOptions& options, comm::Communicator& comm,
+                                const StepExecutor& execute, const std::string& versions_json) {
+  check_from_step(job, options);
+  if (job.ranks > 0 && job.ranks != comm.size() && comm.is_root())
+    spdlog::warn("job {} expects {} rank(s) but runs on {} (launch with: mpirun -np {} fathom run {})", job.path,
+                 job.ranks, comm.size(), job.ranks, job.path);
+
+  const Plan plan = plan_steps(job, options, comm);
+  if (options.dry_run) {
+    if (comm.is_root()) print_plan(job, plan);
+    return {};
+  }
+  std::optional<RunRecord> record;
+  if (comm.is_root()) record.emplace(job, plan, comm, versions_json);
+  return execute_steps(job, plan, execute, record ? &*record : nullptr);
 }
 
 }  // namespace fathom::cli

@@ -1,6 +1,5 @@
 // Library versions, collected in one TU so only this file includes the
-// version headers of torch, FAISS and HDF5.
-#include <faiss/Index.h>
+// version headers of torch and HDF5.
 #include <hdf5.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
@@ -15,8 +14,6 @@ VersionInfo version_info() {
   v.fathom = FATHOM_VERSION_STRING;
   v.torch = TORCH_VERSION;
   v.torch_cuda = torch::cuda::is_available();
-  v.faiss = std::to_string(FAISS_VERSION_MAJOR) + "." + std::to_string(FAISS_VERSION_MINOR) + "." +
-            std::to_string(FAISS_VERSION_PATCH);
   unsigned maj = 0, min = 0, rel = 0;
   H5get_libversion(&maj, &min, &rel);
   v.hdf5 = std::to_string(maj) + "." + std::to_string(min) + "." + std::to_string(rel);
@@ -29,6 +26,12 @@ VersionInfo version_info() {
   v.build_type = FATHOM_BUILD_TYPE;
   v.backends = comm::available_backends();
   return v;
+}
+
+nlohmann::json version_json(const VersionInfo& v) {
+  return {{"fathom", v.fathom},     {"libtorch", v.torch}, {"libtorch_cuda", v.torch_cuda},
+          {"hdf5", v.hdf5},         {"mpi", v.mpi},        {"nccl", v.nccl},
+          {"backends", v.backends}, {"compiler", v.compiler}, {"build_type", v.build_type}};
 }
 
 }  // namespace fathom::cli

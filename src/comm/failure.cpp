@@ -23,12 +23,16 @@ void fail_job(const std::exception& e, Communicator* comm) {
 }
 
 int run_guarded(Communicator* comm, const std::function<int()>& body) {
+  return run_guarded([comm] { return comm; }, body);
+}
+
+int run_guarded(const std::function<Communicator*()>& current_comm, const std::function<int()>& body) {
   try {
     return body();
   } catch (const std::exception& e) {
-    fail_job(e, comm);
+    fail_job(e, current_comm());
   } catch (...) {
-    fail_job(Error("unknown non-standard exception"), comm);
+    fail_job(Error("unknown non-standard exception"), current_comm());
   }
 }
 

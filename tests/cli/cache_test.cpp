@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/fathom_process.h"
 #include "fathom/store/cache_reader.h"
 #include "store/python_util.h"
 
@@ -26,22 +27,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string output;
-};
-
-// Runs the binary; stdout (and stderr unless `stdout_only`) captured.
+using fathom::cli::testing::Result;
 Result run(const std::string& args, bool stdout_only = false) {
-  std::string cmd = std::string(FATHOM_BINARY) + " " + args + (stdout_only ? " 2>/dev/null" : " 2>&1");
-  Result r{-1, ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  return r;
+  return fathom::cli::testing::run_fathom(args, stdout_only);
 }
 
 std::string slurp(const fs::path& p) {
@@ -58,20 +46,20 @@ bool contains(const std::string& haystack, const std::string& needle) {
 // Every dataset of a cache, as raw bytes (strings joined with '\n'; f16 as
 // its binary16 bits), read through the library's reader.
 std::map<std::string, std::string> dataset_bytes(const fs::path& path) {
-  using fathom::store::Dtype;
+  using fathom::store::ElementType;
   auto reader = fathom::store::CacheReader::open(path.string());
   std::map<std::string, std::string> out;
   const std::int64_t n = reader.rows();
   for (const auto& d : reader.schema().datasets) {
     const std::size_t values = std::size_t(n * d.values_per_row());
     std::string& bytes = out[d.name];
-    if (d.dtype == Dtype::str) {
+    if (d.type == ElementType::str) {
       for (const auto& s : reader.read_strings(d.name, 0, n)) bytes += s + "\n";
-    } else if (d.dtype == Dtype::i64) {
+    } else if (d.type == ElementType::i64) {
       std::vector<std::int64_t> v(values);
       reader.read_rows(d.name, 0, n, v.data());
       bytes.assign(reinterpret_cast<const char*>(v.data()), v.size() * sizeof v[0]);
-    } else if (d.dtype == Dtype::f16) {
+    } else if (d.type == ElementType::f16) {
       std::vector<std::uint16_t> v(values);
       reader.read_half_bits(d.name, 0, n, v.data());
       bytes.assign(reinterpret_cast<const char*>(v.data()), v.size() * sizeof v[0]);
@@ -394,7 +382,7 @@ TEST_F(CacheCli, F16CloseToF32) {
   auto f16 = fathom::store::CacheReader::open(out.string());
   auto f32 = fathom::store::CacheReader::open(good_.string());
   for (const char* name : {"features", "gradients"}) {
-    EXPECT_EQ(f16.dataset(name).dtype, fathom::store::Dtype::f16) << name;
+    EXPECT_EQ(f16.dataset(name).type, fathom::store::ElementType::f16) << name;
     const auto width = f32.dataset(name).values_per_row();
     std::vector<float> a(std::size_t(600 * width)), b(a.size());
     f32.read_rows(name, 0, 600, a.data());

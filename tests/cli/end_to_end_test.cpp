@@ -5,29 +5,20 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <map>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "cli/fathom_process.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result run(const std::string& args) {
-  std::string cmd = std::string(FATHOM_BINARY) + " " + args + " 2>&1";
-  Result r{0, ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  return r;
-}
+using fathom::cli::testing::Result;
+Result run(const std::string& args) { return fathom::cli::testing::run_fathom(args); }
 
 fs::path temp_dir(const std::string& name) {
   fs::path d = fs::temp_directory_path() / ("fathom-e2e-" + std::to_string(::getpid()) + "-" + name);
@@ -36,37 +27,101 @@ fs::path temp_dir(const std::string& name) {
   return d;
 }
 
+// Bytes of a regular file, or -1: computed here, not by the runner's path_bytes.
+std::int64_t file_bytes(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return -1;
+  return std::int64_t(fs::file_size(path, ec));
+}
+
+// The outputs the demo job declares (jobs/demo.toml), under `out`.
+std::map<std::string, std::vector<std::string>> demo_outputs(const fs::path& out) {
+  auto at = [&](const char* rel) { return (out / rel).string(); };
+  return {{"synth", {at("data/train.jsonl"), at("data/dev.jsonl"), at("data/test.jsonl"), at("data/truth.json")}},
+          {"stats", {at("stats.json")}},
+          {"train", {at("model/fathom.json"), at("model/weights.pt")}},
+          {"predict", {at("test-predictions.jsonl")}},
+          {"cache", {at("train-cache.h5")}}};
+}
+
+// Every step of `record` has `status` and lists exactly the demo's outputs,
+// each existing now with the recorded size.
+void expect_steps(const nlohmann::json& record, const fs::path& out, const std::string& status) {
+  const auto want = demo_outputs(out);
+  ASSERT_EQ(record["steps"].size(), want.size()) << record.dump(2);
+  for (const auto& step : record["steps"]) {
+    const std::string name = step.value("name", "");
+    EXPECT_EQ(step.value("status", ""), status) << step.dump(2);
+    ASSERT_TRUE(want.count(name)) << "unexpected step " << name;
+    ASSERT_TRUE(step.contains("outputs")) << step.dump(2);
+    std::vector<std::string> paths;
+    for (const auto& o : step["outputs"]) {
+      const std::string path = o.value("path", "");
+      paths.push_back(path);
+      const std::int64_t bytes = file_bytes(path);
+      EXPECT_GT(bytes, 0) << name << ": output " << path << " missing or empty";
+      EXPECT_EQ(o.value("bytes", std::int64_t(-2)), bytes) << name << ": recorded size of " << path;
+    }
+    EXPECT_EQ(paths, want.at(name)) << name;
+  }
+}
+
+nlohmann::json read_json(const fs::path& p) { return nlohmann::json::parse(std::ifstream(p.string())); }
+
 TEST(EndToEnd, DemoJobRunsThenResumes) {
   fs::path d = temp_dir("demo");
+  const fs::path out = d / "out";
   std::string job = std::string(FATHOM_SOURCE_DIR) + "/jobs/demo.toml";
-  Result first = run("run " + job + " --out " + (d / "out").string());
+  Result first = run("run " + job + " --out " + out.string());
   ASSERT_EQ(first.code, 0) << first.output;
-  EXPECT_NE(first.output.find("outputs in"), std::string::npos) << first.output;
-  auto rec = nlohmann::json::parse(std::ifstream((d / "out" / "run.json").string()));
-  for (auto& s : rec["steps"]) EXPECT_EQ(s["status"], "done") << s.dump();
-  EXPECT_TRUE(fs::exists(d / "out" / "data" / "truth.json"));
-  EXPECT_TRUE(fs::exists(d / "out" / "stats.json"));
+  const nlohmann::json rec = read_json(out / "run.json");
+  expect_steps(rec, out, "done");
+  EXPECT_TRUE(rec.contains("finished")) << rec.dump(2);
 
-  Result second = run("run " + job + " --out " + (d / "out").string());
+  Result second = run("run " + job + " --out " + out.string());
   ASSERT_EQ(second.code, 0) << second.output;
-  std::size_t skipped = 0;
-  for (std::size_t p = second.output.find("skipped"); p != std::string::npos; p = second.output.find("skipped", p + 1))
-    ++skipped;
-  EXPECT_GE(skipped, rec["steps"].size()) << second.output;
+  const nlohmann::json again = read_json(out / "run.json");
+  expect_steps(again, out, "skipped");
+  // A skipped step keeps the record of the run that made its outputs.
+  for (std::size_t i = 0; i < rec["steps"].size(); ++i) {
+    EXPECT_EQ(again["steps"][i]["outputs"], rec["steps"][i]["outputs"]) << i;
+    EXPECT_EQ(again["steps"][i]["started"], rec["steps"][i]["started"]) << i;
+    EXPECT_EQ(again["steps"][i]["hash"], rec["steps"][i]["hash"]) << i;
+  }
+  EXPECT_EQ(again["config_hash"], rec["config_hash"]);
   fs::remove_all(d);
 }
 
 TEST(EndToEnd, ExitCodes) {
   EXPECT_EQ(run("version").code, 0);
-  EXPECT_EQ(run("--help").code, 0);
+  Result help = run("--help");
+  EXPECT_EQ(help.code, 0) << help.output;
+  EXPECT_NE(help.output.find("3 collective timeout"), std::string::npos) << help.output;
   EXPECT_EQ(run("no-such-command").code, 2);
   EXPECT_EQ(run("stats").code, 2);  // missing --corpus
   Result missing = run("stats --corpus /nonexistent/c.jsonl");
   EXPECT_EQ(missing.code, 2) << missing.output;
   EXPECT_NE(missing.output.find("/nonexistent/c.jsonl"), std::string::npos) << missing.output;
-  Result reserved = run("influence");
-  EXPECT_EQ(reserved.code, 1) << reserved.output;
-  EXPECT_NE(reserved.output.find("not implemented"), std::string::npos) << reserved.output;
+}
+
+// A reserved name fails with exit 1 and points at the README section that
+// lists it (README.md has a "## Status" heading) and at its area of work.
+TEST(EndToEnd, ReservedCommandNamesReadmeSection) {
+  std::ifstream readme(std::string(FATHOM_SOURCE_DIR) + "/README.md");
+  std::string line;
+  bool has_status_section = false;
+  while (std::getline(readme, line)) has_status_section |= line == "## Status";
+  EXPECT_TRUE(has_status_section) << "README.md has no '## Status' section";
+
+  const std::pair<const char*, const char*> cases[] = {
+      {"influence", "'influence'"}, {"knn", "'index'"}, {"hotflip", "'attacks'"}, {"audit", "'audit'"}};
+  for (const auto& [name, area] : cases) {
+    Result r = run(name);
+    EXPECT_EQ(r.code, 1) << name << "\n" << r.output;
+    EXPECT_NE(r.output.find("see README.md, section \"Status\""), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(std::string("the ") + area + " area"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(std::string("'fathom ") + name + "'"), std::string::npos) << r.output;
+  }
 }
 
 TEST(EndToEnd, StatsReportsReaderErrorsWithLine) {

@@ -3,6 +3,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -38,44 +41,95 @@ class JobTest : public ::testing::Test {
            "\"{out}/a.txt\"\nflag = true\noff = false\n\n[[step]]\nname = \"b\"\ncommand = \"stats\"\n[step.args]\nout = "
            "\"{out}/b.txt\"\n";
   }
-  // Executor that "produces" the step's --out file and records calls.
+  // Executor that "produces" the step's --out file and records calls: the
+  // command name in calls_, the whole argv in argvs_, and the run.json on
+  // disk at the moment the step runs in run_json_seen_.
   fathom::cli::StepExecutor recorder() {
     return [this](const std::vector<std::string>& argv) {
       calls_.push_back(argv[0]);
+      argvs_.push_back(argv);
+      const fs::path run_json = dir_ / "out" / "run.json";
+      run_json_seen_.push_back(fs::exists(run_json) ? nlohmann::json::parse(fathom::read_file(run_json.string()))
+                                                    : nlohmann::json());
       for (std::size_t i = 0; i + 1 < argv.size(); ++i)
         if (argv[i] == "--out") std::ofstream(argv[i + 1]) << "output of " << argv[0];
       if (fail_on_ == argv[0]) throw fathom::InputError("x.jsonl", 3, "text", "empty text");
-      return 0;
+      return exit_code_;
     };
+  }
+  nlohmann::json run_json() const {
+    return nlohmann::json::parse(fathom::read_file((dir_ / "out" / "run.json").string()));
+  }
+  std::vector<std::string> statuses() const {
+    std::vector<std::string> out;
+    const nlohmann::json record = run_json();
+    for (auto& s : record["steps"]) out.push_back(s.value("status", ""));
+    return out;
   }
   fs::path dir_;
   std::unique_ptr<fathom::comm::Communicator> comm_;
   std::vector<std::string> calls_;
+  std::vector<std::vector<std::string>> argvs_;
+  std::vector<nlohmann::json> run_json_seen_;
   std::string fail_on_;
+  int exit_code_ = 0;
 };
+
+// argv after the command name as option -> value ("" for a bare flag).
+std::map<std::string, std::string> options_of(const std::vector<std::string>& argv) {
+  std::map<std::string, std::string> out;
+  for (std::size_t i = 1; i < argv.size(); ++i) {
+    const bool has_value = i + 1 < argv.size() && argv[i + 1].rfind("--", 0) != 0;
+    out[argv[i]] = has_value ? argv[i + 1] : "";
+    if (has_value) ++i;
+  }
+  return out;
+}
 
 TEST_F(JobTest, ParsesStepsArgsAndPlaceholders) {
   Job job = fathom::cli::load_job(write("j.toml", job_text()), "", {"synth", "stats"});
   ASSERT_EQ(job.steps.size(), 2u);
   EXPECT_EQ(job.seed, 5u);
+  EXPECT_EQ(job.name, "t");
+  EXPECT_EQ(job.out_dir, (dir_ / "out").string());
+  // {seed} and {out} substituted; true -> bare flag; false -> omitted.
+  const std::map<std::string, std::string> want = {
+      {"--n", "10"}, {"--seed", "5"}, {"--out", (dir_ / "out" / "a.txt").string()}, {"--flag", ""}};
   const auto& a = job.steps[0].argv;
-  std::vector<std::string> want = {"synth", "--n", "10", "--seed", "5", "--out", (dir_ / "out" / "a.txt").string(), "--flag"};
-  // toml++ keeps keys sorted; compare as sets of option/value pairs.
+  ASSERT_FALSE(a.empty());
   EXPECT_EQ(a[0], "synth");
-  EXPECT_NE(std::find(a.begin(), a.end(), "--flag"), a.end());
-  EXPECT_EQ(std::find(a.begin(), a.end(), "--off"), a.end());
-  auto seed = std::find(a.begin(), a.end(), "--seed");
-  ASSERT_NE(seed, a.end());
-  EXPECT_EQ(*(seed + 1), "5");
+  EXPECT_EQ(a.size(), 1 + 2 * 3 + 1u) << "an option too many or too few";
+  EXPECT_EQ(options_of(a), want);
+  EXPECT_EQ(job.steps[1].argv, (std::vector<std::string>{"stats", "--out", (dir_ / "out" / "b.txt").string()}));
   EXPECT_EQ(job.steps[0].outputs, std::vector<std::string>{(dir_ / "out" / "a.txt").string()});
+  EXPECT_EQ(job.steps[0].line, 6);
+  EXPECT_EQ(job.steps[1].line, 16);
   EXPECT_NE(job.steps[0].hash, job.steps[1].hash);
+
+  // --out DIR replaces [job].out everywhere {out} appears.
+  Job moved = fathom::cli::load_job(write("j.toml", job_text()), (dir_ / "elsewhere").string(), {"synth", "stats"});
+  EXPECT_EQ(options_of(moved.steps[0].argv).at("--out"), (dir_ / "elsewhere" / "a.txt").string());
+}
+
+// The runner hands the executor exactly the command load_job built.
+TEST_F(JobTest, RunnerExecutesTheBuiltCommand) {
+  Job job = fathom::cli::load_job(write("j.toml", job_text()), "", {"synth", "stats"});
+  fathom::cli::run_job(job, {}, *comm_, recorder());
+  ASSERT_EQ(argvs_.size(), 2u);
+  EXPECT_EQ(argvs_[0], job.steps[0].argv);
+  EXPECT_EQ(argvs_[1], job.steps[1].argv);
+  EXPECT_EQ(argvs_[0][0], "synth");
+  EXPECT_EQ(options_of(argvs_[0]),
+            (std::map<std::string, std::string>{
+                {"--n", "10"}, {"--seed", "5"}, {"--out", (dir_ / "out" / "a.txt").string()}, {"--flag", ""}}));
 }
 
 TEST_F(JobTest, ErrorsNameFileLineAndField) {
-  auto expect_error = [&](const std::string& text, const std::string& needle) {
+  auto expect_error = [&](const std::string& text, const std::string& needle,
+                          const std::vector<std::string>& commands = {"synth", "stats"}) {
     std::string p = write("bad.toml", text);
     try {
-      fathom::cli::load_job(p, "", {"synth", "stats"});
+      fathom::cli::load_job(p, "", commands);
       ADD_FAILURE() << "no error for: " << text;
     } catch (const fathom::InputError& e) {
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
@@ -89,7 +143,13 @@ TEST_F(JobTest, ErrorsNameFileLineAndField) {
                "duplicate step name 'x'");
   expect_error("[job]\nout = = 1\n", "TOML syntax error");
   expect_error("[job]\nout = \"o\"\nseed = \"x\"\n[[step]]\ncommand=\"synth\"\n", "field 'job.seed'");
-  expect_error("[job]\nout = \"o\"\n[[step]]\ncommand=\"synth\"\ntypo = 1\n", "unknown key");
+  expect_error("[job]\nout = \"o\"\n[[step]]\ncommand=\"synth\"\ntypo = 1\n", "bad.toml:5: field 'step[1].typo': unknown key");
+  expect_error("[job]\nout = \"o\"\ncolour = 1\n[[step]]\ncommand=\"synth\"\n", "bad.toml:3: field 'job.colour': unknown key");
+  expect_error("[job]\nout = \"o\"\nranks = -1\n[[step]]\ncommand=\"synth\"\n", "bad.toml:3: field 'job.ranks'");
+  expect_error("[job]\nout = \"o\"\n[[step]]\ncommand=\"synth\"\noutputs = \"x\"\n", "field 'step[1].outputs'");
+  expect_error("[job]\nname = \"n\"\n[[step]]\ncommand=\"synth\"\n", "field 'job.out': missing");
+  expect_error("[job]\nout = \"o\"\n[[step]]\ncommand=\"run\"\n", "a job cannot run another job",
+               {"synth", "stats", "run"});
 }
 
 TEST_F(JobTest, ResumesSkipsCompletedAndRerunsChanged) {
@@ -98,9 +158,16 @@ TEST_F(JobTest, ResumesSkipsCompletedAndRerunsChanged) {
   fathom::cli::run_job(job, {}, *comm_, recorder());
   EXPECT_EQ(calls_, (std::vector<std::string>{"synth", "stats"}));
   calls_.clear();
+  EXPECT_EQ(statuses(), (std::vector<std::string>{"done", "done"}));
   auto r = fathom::cli::run_job(job, {}, *comm_, recorder());
   EXPECT_TRUE(calls_.empty());
+  ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].status, "skipped");
+  EXPECT_EQ(r[1].status, "skipped");
+  EXPECT_EQ(statuses(), (std::vector<std::string>{"skipped", "skipped"}));
+  // A step skipped once is still complete the next time.
+  fathom::cli::run_job(job, {}, *comm_, recorder());
+  EXPECT_TRUE(calls_.empty());
   // A damaged output (size changed) re-runs that step and the ones after it.
   std::ofstream((dir_ / "out" / "a.txt").string()) << "x";
   fathom::cli::run_job(job, {}, *comm_, recorder());
@@ -108,6 +175,7 @@ TEST_F(JobTest, ResumesSkipsCompletedAndRerunsChanged) {
   calls_.clear();
   fathom::cli::run_job(job, RunOptions{false, "b", false}, *comm_, recorder());
   EXPECT_EQ(calls_, (std::vector<std::string>{"stats"}));
+  EXPECT_EQ(statuses(), (std::vector<std::string>{"skipped", "done"}));
   calls_.clear();
   fathom::cli::run_job(job, RunOptions{true, "", false}, *comm_, recorder());
   EXPECT_EQ(calls_, (std::vector<std::string>{"synth", "stats"}));
@@ -136,11 +204,56 @@ TEST_F(JobTest, FailingStepKeepsEarlierOutputsAndSaysWhich) {
   auto run = nlohmann::json::parse(fathom::read_file((dir_ / "out" / "run.json").string()));
   EXPECT_EQ(run["steps"][0]["status"], "done");
   EXPECT_EQ(run["steps"][1]["status"], "failed");
+  EXPECT_NE(run["steps"][1].value("error", "").find("empty text"), std::string::npos) << run.dump(2);
+  EXPECT_TRUE(run.contains("finished")) << run.dump(2);
   // The next run resumes at the failed step.
   fail_on_.clear();
   calls_.clear();
   fathom::cli::run_job(job, {}, *comm_, recorder());
   EXPECT_EQ(calls_, (std::vector<std::string>{"stats"}));
+}
+
+// run.json never claims a step done before it is: while a step runs, the
+// file shows it pending and the steps before it done with their outputs.
+TEST_F(JobTest, RunJsonWhileAStepRuns) {
+  Job job = fathom::cli::load_job(write("j.toml", job_text()), "", {"synth", "stats"});
+  fathom::cli::run_job(job, {}, *comm_, recorder());
+  run_json_seen_.clear();
+  fathom::cli::run_job(job, RunOptions{true, "", false}, *comm_, recorder());  // --force over a complete run
+  ASSERT_EQ(run_json_seen_.size(), 2u);
+  const auto& during_a = run_json_seen_[0]["steps"];
+  EXPECT_EQ(during_a[0]["status"], "pending") << during_a.dump(2);
+  EXPECT_EQ(during_a[1]["status"], "pending") << during_a.dump(2);
+  EXPECT_FALSE(run_json_seen_[0].contains("finished"));
+  const auto& during_b = run_json_seen_[1]["steps"];
+  EXPECT_EQ(during_b[0]["status"], "done") << during_b.dump(2);
+  EXPECT_EQ(during_b[0]["outputs"][0]["bytes"], std::int64_t(fs::file_size(dir_ / "out" / "a.txt")));
+  EXPECT_EQ(during_b[1]["status"], "pending") << during_b.dump(2);
+  EXPECT_TRUE(run_json().contains("finished"));
+}
+
+TEST_F(JobTest, DryRunExecutesAndWritesNothing) {
+  Job job = fathom::cli::load_job(write("j.toml", job_text()), "", {"synth", "stats"});
+  auto r = fathom::cli::run_job(job, RunOptions{false, "", true}, *comm_, recorder());
+  EXPECT_TRUE(r.empty());
+  EXPECT_TRUE(calls_.empty());
+  EXPECT_FALSE(fs::exists(dir_ / "out"));
+}
+
+// A step that returns a non-zero code fails the job with the matching kind.
+TEST_F(JobTest, NonZeroStepCodeFailsTheJob) {
+  Job job = fathom::cli::load_job(write("j.toml", job_text()), "", {"synth", "stats"});
+  for (int code : {1, 2}) {
+    exit_code_ = code;
+    try {
+      fathom::cli::run_job(job, RunOptions{true, "", false}, *comm_, recorder());
+      ADD_FAILURE() << "no throw for exit code " << code;
+    } catch (const std::exception& e) {
+      EXPECT_EQ(fathom::exit_code_for(e), code) << fathom::describe(e);
+      EXPECT_NE(fathom::describe(e).find("exited with code " + std::to_string(code)), std::string::npos);
+    }
+    EXPECT_EQ(statuses(), (std::vector<std::string>{"failed", "pending"}));
+  }
 }
 
 TEST_F(JobTest, UnknownFromStepIsAUsageError) {

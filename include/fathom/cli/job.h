@@ -57,18 +57,27 @@ struct RunOptions {
 };
 
 struct StepReport {
-  std::string name, status;  // done | skipped | failed | pending
-  double seconds = 0;
+  std::string name, status;  // done | skipped
+  double seconds = 0;        // 0 for a skipped step
 };
 
 // Executes one step in-process: argv as for the fathom command line.
 using StepExecutor = std::function<int(const std::vector<std::string>& argv)>;
 
-// COLLECTIVE over `comm`: every rank executes every step (steps are
-// collective themselves); rank 0 decides what to skip and broadcasts it, and
-// alone writes <out>/run.json (after every step, atomically). A failing step
-// leaves earlier outputs and run.json entries intact, records its error, and
-// is rethrown with the step name as context.
+// COLLECTIVE over `comm`, in three steps:
+//  * plan: rank 0 reads the earlier <out>/run.json and decides which steps
+//    run (a step whose hash is unchanged and whose recorded outputs exist
+//    with their recorded sizes is skipped; once one step runs, every later
+//    step runs too); every rank follows that plan.
+//  * record: rank 0 alone writes <out>/run.json, atomically: once with the
+//    plan (steps to run "pending", the others "skipped" with their earlier
+//    record), then once after each step that ran ("done" with seconds and
+//    outputs {path, bytes}, or "failed" with the error).
+//  * execute: every rank executes every planned step (steps are collective
+//    themselves).
+// A failing step leaves earlier outputs and run.json entries intact and is
+// rethrown with the step name, job file and line as context. With dry_run,
+// rank 0 prints the plan and nothing is written.
 std::vector<StepReport> run_job(const Job& job, const RunOptions& options, comm::Communicator& comm,
                                 const StepExecutor& execute, const std::string& versions_json = "{}");
 

@@ -17,5 +17,8 @@ class Communicator;
 // Returns body()'s exit code; if body throws, applies fail_job (a non-std
 // exception is reported as an internal error, exit code 1).
 int run_guarded(Communicator* comm, const std::function<int()>& body);
+// The same, for a communicator that body creates on first use (the CLI):
+// current_comm() is asked only when body throws, and may return nullptr.
+int run_guarded(const std::function<Communicator*()>& current_comm, const std::function<int()>& body);
 
 }  // namespace fathom::comm
