@@ -45,7 +45,15 @@ MpiSession::~MpiSession() {
   if (owns_ && !mpi_finalized()) MPI_Finalize();
 }
 
-MpiCommHandle MpiCommHandle::dup_world() {
+void MpiCommFree::operator()(MPI_Comm c) const noexcept {
+  if (!mpi_finalized()) MPI_Comm_free(&c);
+}
+
+void MpiTypeFree::operator()(MPI_Datatype t) const noexcept {
+  if (!mpi_finalized()) MPI_Type_free(&t);
+}
+
+MpiCommHandle dup_world() {
   MPI_Comm c = MPI_COMM_NULL;
   mpi_check(MPI_Comm_dup(MPI_COMM_WORLD, &c), "init", -1);
   MpiCommHandle h(c);
@@ -54,23 +62,7 @@ MpiCommHandle MpiCommHandle::dup_world() {
   return h;
 }
 
-void MpiCommHandle::reset() noexcept {
-  if (comm_ != MPI_COMM_NULL && !mpi_finalized()) MPI_Comm_free(&comm_);
-  comm_ = MPI_COMM_NULL;
-}
-
-MpiCommHandle::~MpiCommHandle() { reset(); }
-
-MpiCommHandle& MpiCommHandle::operator=(MpiCommHandle&& o) noexcept {
-  if (this != &o) {
-    reset();
-    comm_ = o.comm_;
-    o.comm_ = MPI_COMM_NULL;
-  }
-  return *this;
-}
-
-MpiTypeHandle MpiTypeHandle::strided_block(MPI_Datatype base, int n, std::int64_t stride, const char* op, int rank) {
+MpiTypeHandle strided_block(MPI_Datatype base, int n, std::int64_t stride, const char* op, int rank) {
   int es = 0;
   mpi_check(MPI_Type_size(base, &es), op, rank);
   MPI_Datatype block = MPI_DATATYPE_NULL, resized = MPI_DATATYPE_NULL;
@@ -80,12 +72,12 @@ MpiTypeHandle MpiTypeHandle::strided_block(MPI_Datatype base, int n, std::int64_
   MPI_Type_free(&block);
   mpi_check(rc, op, rank);
   MpiTypeHandle h(resized);
-  mpi_check(MPI_Type_commit(&h.t_), op, rank);
+  // MPI_Type_commit takes the handle by pointer; keep ownership across it.
+  MPI_Datatype committed = h.release();
+  const int commit_rc = MPI_Type_commit(&committed);
+  h.reset(committed);
+  mpi_check(commit_rc, op, rank);
   return h;
-}
-
-MpiTypeHandle::~MpiTypeHandle() {
-  if (t_ != MPI_DATATYPE_NULL && !mpi_finalized()) MPI_Type_free(&t_);
 }
 
 void mpi_check(int rc, const char* op, int rank) {

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "fathom/comm/communicator.h"
+#include "fathom/core/unique_handle.h"
 
 namespace fathom::comm::detail {
 
@@ -31,42 +32,33 @@ class MpiSession {
   bool owns_;
 };
 
-// Move-only owner of a duplicated communicator (MPI_Comm_free on destruction).
-class MpiCommHandle {
- public:
-  MpiCommHandle() = default;
-  // MPI_Comm_dup(MPI_COMM_WORLD) with MPI_ERRORS_RETURN set on the copy.
-  static MpiCommHandle dup_world();
-  ~MpiCommHandle();
-  MpiCommHandle(MpiCommHandle&& o) noexcept : comm_(o.comm_) { o.comm_ = MPI_COMM_NULL; }
-  MpiCommHandle& operator=(MpiCommHandle&& o) noexcept;
-  MpiCommHandle(const MpiCommHandle&) = delete;
-  MpiCommHandle& operator=(const MpiCommHandle&) = delete;
-  MPI_Comm get() const { return comm_; }
-
- private:
-  explicit MpiCommHandle(MPI_Comm c) : comm_(c) {}
-  void reset() noexcept;
-  MPI_Comm comm_ = MPI_COMM_NULL;
+// MPI_COMM_NULL / MPI_DATATYPE_NULL are not constant expressions in Open MPI
+// (address casts), so they are UniqueHandle null policies, not NullValue<>.
+struct MpiCommNull {
+  static MPI_Comm value() noexcept { return MPI_COMM_NULL; }
+};
+struct MpiTypeNull {
+  static MPI_Datatype value() noexcept { return MPI_DATATYPE_NULL; }
+};
+// Free the handle unless MPI is already finalised (then it is gone anyway).
+struct MpiCommFree {
+  void operator()(MPI_Comm c) const noexcept;
+};
+struct MpiTypeFree {
+  void operator()(MPI_Datatype t) const noexcept;
 };
 
-// Move-only owner of a committed derived datatype.
-class MpiTypeHandle {
- public:
-  // n elements of base, with the extent of `stride` elements: consecutive
-  // ranks' blocks land `stride` elements apart in a gather.
-  static MpiTypeHandle strided_block(MPI_Datatype base, int n, std::int64_t stride, const char* op, int rank);
-  ~MpiTypeHandle();
-  MpiTypeHandle(MpiTypeHandle&& o) noexcept : t_(o.t_) { o.t_ = MPI_DATATYPE_NULL; }
-  MpiTypeHandle(const MpiTypeHandle&) = delete;
-  MpiTypeHandle& operator=(const MpiTypeHandle&) = delete;
-  MpiTypeHandle& operator=(MpiTypeHandle&&) = delete;
-  MPI_Datatype get() const { return t_; }
+// Move-only owner of a communicator (MPI_Comm_free on destruction).
+using MpiCommHandle = UniqueHandle<MPI_Comm, MpiCommFree, MpiCommNull>;
+// Move-only owner of a committed derived datatype (MPI_Type_free).
+using MpiTypeHandle = UniqueHandle<MPI_Datatype, MpiTypeFree, MpiTypeNull>;
 
- private:
-  explicit MpiTypeHandle(MPI_Datatype t) : t_(t) {}
-  MPI_Datatype t_ = MPI_DATATYPE_NULL;
-};
+// MPI_Comm_dup(MPI_COMM_WORLD) with MPI_ERRORS_RETURN set on the copy.
+MpiCommHandle dup_world();
+
+// n elements of base, with the extent of `stride` elements: consecutive
+// ranks' blocks land `stride` elements apart in a gather. Committed.
+MpiTypeHandle strided_block(MPI_Datatype base, int n, std::int64_t stride, const char* op, int rank);
 
 // Throws CommError(op, rank, MPI_Error_string(rc)) unless rc == MPI_SUCCESS.
 void mpi_check(int rc, const char* op, int rank);

@@ -197,9 +197,9 @@ void CacheWriter::finalize() {
   detail::h5_check(H5Fflush(m.file.file.get(), H5F_SCOPE_GLOBAL), "H5Fflush", {m.path, ""});
   // Close in order (datasets before the file) and report errors, which the
   // destructor could not.
-  for (auto& ds : m.file.datasets) ds.close({m.path, "dataset"});
-  m.file.complete.close({m.path, detail::kCompleteName});
-  m.file.file.close({m.path, ""});
+  for (auto& ds : m.file.datasets) detail::h5_close(ds, {m.path, "dataset"});
+  detail::h5_close(m.file.complete, {m.path, detail::kCompleteName});
+  detail::h5_close(m.file.file, {m.path, ""});
   // Through MPI-IO the flush above was an MPI_File_sync; a local file gets
   // the same durability here, so "complete" means on disk in both modes.
   if (!m.mpi_comm) fsync_file(m.path);

@@ -10,38 +10,22 @@ std::string H5Where::text() const {
   return s;
 }
 
-H5Handle& H5Handle::operator=(H5Handle&& o) noexcept {
-  if (this != &o) {
-    reset();
-    id_ = o.id_;
-    kind_ = o.kind_;
-    o.id_ = H5I_INVALID_HID;
-  }
-  return *this;
-}
-
-herr_t H5Handle::close_id() noexcept {
-  switch (kind_) {
-    case H5Kind::file: return H5Fclose(id_);
-    case H5Kind::group: return H5Gclose(id_);
-    case H5Kind::dataset: return H5Dclose(id_);
-    case H5Kind::dataspace: return H5Sclose(id_);
-    case H5Kind::datatype: return H5Tclose(id_);
-    case H5Kind::attribute: return H5Aclose(id_);
-    case H5Kind::plist: return H5Pclose(id_);
+herr_t H5Closer::operator()(hid_t id) const noexcept {
+  switch (kind) {
+    case H5Kind::file: return H5Fclose(id);
+    case H5Kind::group: return H5Gclose(id);
+    case H5Kind::dataset: return H5Dclose(id);
+    case H5Kind::dataspace: return H5Sclose(id);
+    case H5Kind::datatype: return H5Tclose(id);
+    case H5Kind::attribute: return H5Aclose(id);
+    case H5Kind::plist: return H5Pclose(id);
   }
   return -1;
 }
 
-void H5Handle::reset() noexcept {
-  if (id_ >= 0) close_id();
-  id_ = H5I_INVALID_HID;
-}
-
-void H5Handle::close(const H5Where& where) {
-  if (id_ < 0) return;
-  const herr_t rc = close_id();
-  id_ = H5I_INVALID_HID;
+void h5_close(H5Handle& handle, const H5Where& where) {
+  if (!handle) return;
+  const herr_t rc = handle.get_deleter()(handle.release());
   h5_check(rc, "close", where);
 }
 

@@ -13,6 +13,8 @@
 
 #include <string>
 
+#include "fathom/core/unique_handle.h"
+
 namespace fathom::store::detail {
 
 // Which H5*close releases an identifier.
@@ -25,29 +27,20 @@ struct H5Where {
   std::string text() const;
 };
 
-// Move-only owner of one hid_t; closes it with the close function of its kind.
-class H5Handle {
- public:
-  H5Handle() = default;
-  H5Handle(hid_t id, H5Kind kind) : id_(id), kind_(kind) {}
-  ~H5Handle() { reset(); }
-  H5Handle(H5Handle&& o) noexcept : id_(o.id_), kind_(o.kind_) { o.id_ = H5I_INVALID_HID; }
-  H5Handle& operator=(H5Handle&& o) noexcept;
-  H5Handle(const H5Handle&) = delete;
-  H5Handle& operator=(const H5Handle&) = delete;
-
-  hid_t get() const { return id_; }
-  explicit operator bool() const { return id_ >= 0; }
-  // Closes now and reports failure (closing a file flushes it, so its errors
-  // matter); the destructor closes silently.
-  void close(const H5Where& where);
-
- private:
-  herr_t close_id() noexcept;
-  void reset() noexcept;
-  hid_t id_ = H5I_INVALID_HID;
-  H5Kind kind_ = H5Kind::plist;
+// Closes an hid_t with the H5*close function of its kind; returns its status.
+struct H5Closer {
+  H5Kind kind = H5Kind::plist;
+  H5Closer() = default;
+  H5Closer(H5Kind k) : kind(k) {}  // implicit: H5Handle(id, H5Kind::file)
+  herr_t operator()(hid_t id) const noexcept;
 };
+
+// Move-only owner of one hid_t; the destructor closes it silently.
+using H5Handle = UniqueHandle<hid_t, H5Closer, NullValue<hid_t(H5I_INVALID_HID)>>;
+
+// Closes now and reports failure (closing a file flushes it, so its errors
+// matter). The handle is empty afterwards, even when closing failed.
+void h5_close(H5Handle& handle, const H5Where& where);
 
 // Turns off HDF5's printing of error stacks to stderr for this thread (we
 // throw them instead). Call at every public entry point before HDF5 calls.
