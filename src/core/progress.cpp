@@ -2,15 +2,19 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
-#include <cstdio>
 
 #include "fathom/core/log.h"
 
 namespace fathom {
 namespace {
 bool g_force_plain = false;
+
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
+}  // namespace
 
 void Progress::set_force_plain(bool on) { g_force_plain = on; }
 
@@ -27,16 +31,43 @@ std::string format_duration(double s) {
   return buf;
 }
 
+std::string format_progress(const std::string& label, std::int64_t done, std::int64_t total, std::int64_t initial,
+                            const std::string& unit, double elapsed_s) {
+  const double rate = elapsed_s > 0 ? double(done - initial) / elapsed_s : 0.0;
+  char rate_s[64];
+  std::snprintf(rate_s, sizeof rate_s, "%.1f %s/s", rate, unit.c_str());
+  char buf[512];
+  if (total > 0) {
+    const double pct = 100.0 * double(done) / double(total);
+    const double eta = rate > 0 ? double(total - done) / rate : NAN;
+    std::snprintf(buf, sizeof buf, "%s: %lld/%lld (%.1f%%) %s, elapsed %s, ETA %s", label.c_str(), (long long)done,
+                  (long long)total, pct, rate_s, format_duration(elapsed_s).c_str(), format_duration(eta).c_str());
+  } else {
+    std::snprintf(buf, sizeof buf, "%s: %lld %s, %s, elapsed %s", label.c_str(), (long long)done, unit.c_str(), rate_s,
+                  format_duration(elapsed_s).c_str());
+  }
+  return buf;
+}
+
 Progress::Progress(std::string label, std::int64_t total, std::string unit, double period_s)
-    : label_(std::move(label)), total_(total), unit_(std::move(unit)), period_s_(period_s) {
-  start_ = last_print_ = std::chrono::steady_clock::now();
+    : Progress(std::move(label), total, std::move(unit), period_s, stderr, steady_seconds) {}
+
+Progress::Progress(std::string label, std::int64_t total, std::string unit, double period_s, std::FILE* out,
+                   ProgressClock clock)
+    : label_(std::move(label)),
+      total_(total),
+      unit_(std::move(unit)),
+      period_s_(period_s),
+      out_(out),
+      clock_(std::move(clock)) {
+  start_s_ = last_print_s_ = clock_();
   enabled_ = log::is_root();
-  tty_ = !g_force_plain && isatty(STDERR_FILENO);
+  tty_ = !g_force_plain && isatty(fileno(out_));
 }
 
 Progress::~Progress() {
   // A Progress destroyed by an exception does not print a misleading "done".
-  if (enabled_ && tty_ && !finished_) std::fputc('\n', stderr);
+  if (enabled_ && tty_ && !finished_) std::fputc('\n', out_);
 }
 
 void Progress::set_initial(std::int64_t done) {
@@ -44,36 +75,14 @@ void Progress::set_initial(std::int64_t done) {
   done_ = done;
 }
 
-double Progress::elapsed_s() const {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-}
+double Progress::elapsed_s() const { return clock_() - start_s_; }
 
 double Progress::rate() const {
-  double t = elapsed_s();
+  const double t = elapsed_s();
   return t > 0 ? double(done_ - initial_) / t : 0.0;
 }
 
-std::string Progress::line() const {
-  char buf[256];
-  double r = rate();
-  std::string rate_s;
-  {
-    char rb[64];
-    std::snprintf(rb, sizeof rb, "%.1f %s/s", r, unit_.c_str());
-    rate_s = rb;
-  }
-  if (total_ > 0) {
-    double pct = 100.0 * double(done_) / double(total_);
-    double eta = r > 0 ? double(total_ - done_) / r : NAN;
-    std::snprintf(buf, sizeof buf, "%s: %lld/%lld (%.1f%%) %s, elapsed %s, ETA %s", label_.c_str(),
-                  (long long)done_, (long long)total_, pct, rate_s.c_str(), format_duration(elapsed_s()).c_str(),
-                  format_duration(eta).c_str());
-  } else {
-    std::snprintf(buf, sizeof buf, "%s: %lld %s, %s, elapsed %s", label_.c_str(), (long long)done_, unit_.c_str(),
-                  rate_s.c_str(), format_duration(elapsed_s()).c_str());
-  }
-  return buf;
-}
+std::string Progress::line() const { return format_progress(label_, done_, total_, initial_, unit_, elapsed_s()); }
 
 void Progress::advance(std::int64_t n) {
   done_ += n;
@@ -82,17 +91,17 @@ void Progress::advance(std::int64_t n) {
 
 void Progress::maybe_print(bool force) {
   if (!enabled_) return;
-  auto now = std::chrono::steady_clock::now();
-  double since = std::chrono::duration<double>(now - last_print_).count();
-  if (!force && since < (tty_ ? 0.2 : period_s_)) return;
-  last_print_ = now;
+  const double now = clock_();
+  if (!force && now - last_print_s_ < (tty_ ? 0.2 : period_s_)) return;
+  last_print_s_ = now;
+  const std::string text = format_progress(label_, done_, total_, initial_, unit_, now - start_s_);
   if (tty_) {
-    std::fprintf(stderr, "\r\033[K%s", line().c_str());
-    if (force) std::fputc('\n', stderr);
+    std::fprintf(out_, "\r\033[K%s", text.c_str());
+    if (force) std::fputc('\n', out_);
   } else {
-    std::fprintf(stderr, "[progress] %s\n", line().c_str());
+    std::fprintf(out_, "[progress] %s\n", text.c_str());
   }
-  std::fflush(stderr);
+  std::fflush(out_);
 }
 
 void Progress::finish() {
