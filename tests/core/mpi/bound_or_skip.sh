@@ -16,6 +16,11 @@ if [ "$#" -eq 0 ]; then echo "usage: $0 SECONDS MPIRUN [ARGS...] -- PROGRAM [ARG
 shift
 probe=$(eval "timeout -k 10 $limit $launcher true" 2>&1)
 rc=$?
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+  echo "$probe"
+  echo "FAIL: mpirun hung launching /bin/true (killed after ${limit}s)"
+  exit 1
+fi
 if [ "$rc" -ne 0 ]; then
   echo "$probe"
   echo "SKIPPED: mpirun cannot bind ranks this way on this machine (probe exit $rc)"
