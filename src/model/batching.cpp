@@ -46,7 +46,7 @@ Batch make_batch(const std::vector<data::Example>& examples, const data::Tokeniz
   if (any_label) {
     std::unordered_map<std::string, std::int64_t> index;
     for (std::size_t i = 0; i < labels.size(); ++i) index.emplace(labels[i], static_cast<std::int64_t>(i));
-    b.labels = torch::full({n}, kNoLabel, torch::kLong);
+    b.labels = torch::full({n}, data::kNoLabel, torch::kLong);
     auto* out = b.labels.data_ptr<std::int64_t>();
     for (std::int64_t r = 0; r < n; ++r) {
       const auto& ex = examples[static_cast<std::size_t>(r)];

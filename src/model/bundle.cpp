@@ -26,7 +26,7 @@ using json = nlohmann::json;
 
 std::int64_t Bundle::label_index(const std::string& label) const {
   auto it = std::find(info.labels.begin(), info.labels.end(), label);
-  return it == info.labels.end() ? -1 : static_cast<std::int64_t>(it - info.labels.begin());
+  return it == info.labels.end() ? data::kNoLabel : static_cast<std::int64_t>(it - info.labels.begin());
 }
 
 namespace {

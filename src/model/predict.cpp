@@ -142,8 +142,9 @@ PredictResult predict(const PredictOptions& o, comm::Communicator& comm) {
   std::string text;
   collective_check(comm, "predicting " + o.corpus, [&] { text = predict_rows(o, bundle, range, tally); });
 
-  // Rank order == record order, so the concatenation is the file.
-  std::vector<std::uint8_t> all = comm.all_gatherv(text.data(), std::int64_t(text.size()), comm::DType::u8);
+  // Rank order == record order, so the concatenation is the file. Only rank
+  // 0 writes it, so only rank 0 holds it (empty elsewhere).
+  std::vector<std::uint8_t> all = comm.gatherv(text.data(), std::int64_t(text.size()), comm::DType::u8, 0);
   std::int64_t sums[4] = {tally.n, tally.n_gold, tally.correct, tally.skipped};
   comm.all_reduce(sums, 4, comm::DType::i64, comm::ReduceOp::sum);
   const Tally total{sums[0], sums[1], sums[2], sums[3]};

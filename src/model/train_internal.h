@@ -67,8 +67,9 @@ class GradientReducer {
     std::int64_t correct = 0;   // argmax == label over the global batch
   };
   // COLLECTIVE. Back-propagates the summed loss of this rank's slice (`local`
-  // may be empty), sums gradients over ranks, divides by global_count and
-  // adds the l2_last penalty's gradient. Leaves the result in param.grad().
+  // may be empty; rows labelled data::kNoLabel add no loss), sums gradients
+  // over ranks, divides by global_count and adds the l2_last penalty's
+  // gradient. Leaves the result in param.grad().
   Stats compute(Model& model, const Batch& local, std::int64_t global_count, comm::Communicator& comm);
 
  private:

@@ -6,6 +6,17 @@
 #include "train_internal.h"
 
 namespace fathom::model {
+namespace {
+
+// Summed cross-entropy of a batch; rows labelled data::kNoLabel add nothing
+// (torch's ignore_index), so an unlabelled row changes neither loss nor gradient.
+torch::Tensor summed_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
+  namespace F = torch::nn::functional;
+  return F::cross_entropy(logits, labels,
+                          F::CrossEntropyFuncOptions().reduction(torch::kSum).ignore_index(data::kNoLabel));
+}
+
+}  // namespace
 
 GradientReducer::GradientReducer(std::vector<torch::Tensor> params, torch::Tensor classifier_weight,
                                  double l2_last)
@@ -32,8 +43,7 @@ GradientReducer::Stats GradientReducer::compute(Model& model, const Batch& local
   if (local.size() > 0) {
     ModelOutput out = model.forward(local);
     // SUM, not mean: the ranks' sums add up to the global batch's sum.
-    torch::Tensor loss = torch::nn::functional::cross_entropy(
-        out.logits, local.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+    torch::Tensor loss = summed_loss(out.logits, local.labels);
     loss.backward();
     torch::NoGradGuard no_grad;
     flat_[numel_] = loss.detach();
@@ -76,11 +86,9 @@ EvalStats evaluate(Model& model, const std::vector<data::Example>& examples, con
     for (std::int64_t i = b; i < e; ++i) rows[std::size_t(i - b)] = i;
     Batch x = make_batch(chunk, tokenizer, max_length, labels, rows);
     torch::Tensor logits = model.forward(x).logits;
-    sums[0] += torch::nn::functional::cross_entropy(
-                   logits, x.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                   .item<double>();
+    sums[0] += summed_loss(logits, x.labels).item<double>();
     sums[1] += double(logits.argmax(1).eq(x.labels).sum().item<std::int64_t>());
-    sums[2] += double(e - b);
+    sums[2] += double(x.labels.ne(data::kNoLabel).sum().item<std::int64_t>());  // labelled rows
   }
   comm.all_reduce(sums, 3, comm::DType::f64, comm::ReduceOp::sum);
   model.train(was_training);

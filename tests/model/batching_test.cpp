@@ -56,7 +56,7 @@ TEST(MakeBatch, PairsGetSegmentOneAndMaxLengthTruncates) {
 TEST(MakeBatch, UnlabelledRowsAmongLabelledOnesAreIgnored) {
   auto tok = tokenizer();
   auto b = make_batch({example("a", "the", "pos"), example("b", "dog")}, tok, 16, {"neg", "pos"});
-  EXPECT_TRUE(torch::equal(b.labels, torch::tensor({std::int64_t{1}, kNoLabel}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(b.labels, torch::tensor({std::int64_t{1}, data::kNoLabel}, torch::kLong)));
 }
 
 TEST(MakeBatch, UnknownLabelNamesExampleLineAndLabels) {

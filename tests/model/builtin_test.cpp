@@ -68,8 +68,13 @@ TEST_P(BuiltinArch, EmbeddingMatrixIsTheEmbeddingParameter) {
   EXPECT_EQ(matrix.sizes(), torch::IntArrayRef({model->vocab_size(), model->embedding_dim()}));
   auto groups = model->parameter_groups();
   ASSERT_EQ(groups.at("embeddings").size(), 1u);
+  int found = 0;
   for (auto& [name, t] : model->named_parameters())
-    if (name == groups.at("embeddings")[0]) EXPECT_TRUE(t.is_same(matrix));
+    if (name == groups.at("embeddings")[0]) {
+      EXPECT_TRUE(t.is_same(matrix));
+      ++found;
+    }
+  EXPECT_EQ(found, 1) << "the embeddings group names a parameter of the model";
   torch::NoGradGuard no_grad;
   auto ids = torch::tensor({{4, 9}}, torch::kLong);
   EXPECT_TRUE(torch::equal(model->embed(ids)[0][1], matrix[9]));

@@ -42,9 +42,16 @@ class SelectParameters : public ::testing::Test {
 TEST_F(SelectParameters, DefaultIsTheClassifierGroup) {
   EXPECT_EQ(names(select_parameters(*model)), (std::vector<std::string>{"classifier.weight", "classifier.bias"}));
   auto picked = select_parameters(*model, "classifier");
+  ASSERT_EQ(picked.size(), 2u);
   // The same tensors as the model's, not copies: gradients flow into them.
-  for (auto& [name, t] : model->named_parameters())
-    if (name == "classifier.weight") EXPECT_TRUE(t.is_same(picked[0].second));
+  int found = 0;
+  for (auto& [name, t] : model->named_parameters()) {
+    if (name == "classifier.weight" || name == "classifier.bias") {
+      EXPECT_TRUE(t.is_same(picked[name == "classifier.weight" ? 0 : 1].second)) << name;
+      ++found;
+    }
+  }
+  EXPECT_EQ(found, 2);
 }
 
 TEST_F(SelectParameters, AllIsEveryParameterInModelOrder) {

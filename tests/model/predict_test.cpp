@@ -129,7 +129,9 @@ TEST(Predict, UnlabelledAndUnknownGoldLabels) {
   EXPECT_EQ(r.n, 10);
   EXPECT_EQ(r.n_gold, 0);
   EXPECT_FALSE(r.accuracy);
-  for (const auto& l : read_lines(o.out)) EXPECT_TRUE(l["gold"].is_null());
+  const auto plain = read_lines(o.out);
+  ASSERT_EQ(plain.size(), 10u);
+  for (const auto& l : plain) EXPECT_TRUE(l["gold"].is_null());
   EXPECT_TRUE(nlohmann::json::parse(fathom::testing::slurp(o.out + ".summary.json"))["accuracy"].is_null());
 
   // A gold label the model does not know is a wrong prediction, not an error.
@@ -139,7 +141,19 @@ TEST(Predict, UnlabelledAndUnknownGoldLabels) {
   r = fathom::model::predict(o, *comm);
   EXPECT_EQ(r.n_gold, 21);
   ASSERT_TRUE(r.accuracy);
-  EXPECT_LE(*r.accuracy, 18.0 / 21.0);  // 3 "unknown" golds can never be right
+  const auto odd = read_lines(o.out);
+  ASSERT_EQ(odd.size(), 21u);
+  int correct = 0, unknown = 0;
+  for (const auto& l : odd) {
+    correct += l["label"] == l["gold"];
+    if (l["gold"] == "unknown") {
+      ++unknown;
+      EXPECT_NE(l["label"], "unknown");  // never predicted: not one of the model's labels
+    }
+  }
+  EXPECT_EQ(unknown, 3);
+  EXPECT_DOUBLE_EQ(*r.accuracy, correct / 21.0);  // the 3 "unknown" golds count as wrong
+  EXPECT_LE(*r.accuracy, 18.0 / 21.0);
 }
 
 TEST(Predict, BadOptionsAreUsageErrors) {

@@ -9,14 +9,10 @@
 
 namespace fathom::model {
 
-// Label of a row whose example has none, in a batch where others do (the
-// ignore_index of torch's cross_entropy, so such rows add no loss).
-inline constexpr std::int64_t kNoLabel = -100;
-
 // labels: the bundle's label list; an example label not in it throws
 // InputError (file unknown here, so the example id and line are named).
 // Examples without labels give an undefined Batch::labels only if none has
-// one; otherwise unlabelled rows hold kNoLabel.
+// one; otherwise unlabelled rows hold data::kNoLabel (losses ignore them).
 // rows: corpus index of each example; empty = 0..n-1. Ids are CPU tensors;
 // pairs are encoded as [CLS] a [SEP] b [SEP] with type ids 0/1.
 Batch make_batch(const std::vector<data::Example>& examples, const data::Tokenizer& tokenizer,

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "fathom/data/example.h"
 #include "fathom/data/tokenizer.h"
 #include "fathom/model/model.h"
 
@@ -41,7 +42,7 @@ struct Bundle {
   std::shared_ptr<Model> model;
   std::shared_ptr<data::Tokenizer> tokenizer;
   std::string weights_sha256;   // provenance for caches (sha256 of the weights file)
-  std::int64_t label_index(const std::string& label) const;  // -1 if unknown
+  std::int64_t label_index(const std::string& label) const;  // data::kNoLabel if unknown
 };
 
 // The model comes back in eval mode on `device`. labels.txt is authoritative
