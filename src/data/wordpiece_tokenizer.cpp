@@ -130,17 +130,8 @@ WordpieceTokenizer WordpieceTokenizer::learn(const TokenCounts& word_counts, con
 }
 
 WordpieceTokenizer::WordpieceTokenizer(Vocab vocab, TokenizerOptions options)
-    : VocabTokenizer(std::move(vocab), options, Continuations::glue) {
+    : VocabTokenizerOf(std::move(vocab), options, Continuations::glue) {
   if (options.max_input_chars_per_word < 1) throw UsageError("max_input_chars_per_word must be at least 1");
-}
-
-WordpieceTokenizer WordpieceTokenizer::load(const std::string& vocab_path, const TokenizerOptions& options) {
-  return WordpieceTokenizer(Vocab::load(vocab_path), options);
-}
-
-WordpieceTokenizer WordpieceTokenizer::build(const std::vector<std::string_view>& texts,
-                                             const BuildOptions& options) {
-  return build(texts.begin(), texts.end(), options);
 }
 
 std::vector<TokenPiece> WordpieceTokenizer::pieces(std::string_view text) const {

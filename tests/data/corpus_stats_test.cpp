@@ -5,10 +5,6 @@
 
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
-#include <stdlib.h>
-
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -16,8 +12,8 @@
 
 #include "fathom/core/error.h"
 #include "fathom/data/corpus_stats.h"
+#include "temp_dir.h"
 
-namespace fs = std::filesystem;
 using fathom::data::compute_corpus_stats;
 using fathom::data::CorpusStats;
 using fathom::data::ShardGroup;
@@ -54,25 +50,13 @@ const char* const kText =
     "  [     2,      4)          2 ########################################\n"
     "  [     4,      8)          1 ####################\n";
 
-class CorpusStatsTest : public ::testing::Test {
+class CorpusStatsTest : public fathom::test::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "fathom_stats_XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string write(const std::string& name, const std::string& content) {
-    std::string p = (dir_ / name).string();
-    std::ofstream(p, std::ios::binary) << content;
-    return p;
-  }
   StatsOptions options(const std::string& corpus) {
     StatsOptions o;
     o.corpus = write("c.jsonl", corpus);
     return o;
   }
-  fs::path dir_;
 };
 
 TEST_F(CorpusStatsTest, WholeCorpusMatchesHandCount) {

@@ -3,20 +3,15 @@
 #include "fathom/data/corpus.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
-
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "fathom/core/error.h"
 #include "fathom/data/utf8.h"
+#include "temp_dir.h"
 
-namespace fs = std::filesystem;
 using fathom::InputError;
-using fathom::UsageError;
 using fathom::data::CorpusOptions;
 using fathom::data::CorpusReader;
 using fathom::data::Example;
@@ -24,21 +19,8 @@ using fathom::data::Range;
 
 namespace {
 
-class CorpusTest : public ::testing::Test {
+class CorpusTest : public fathom::test::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "fathom_corpus_XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string write(const std::string& name, const std::string& content) {
-    std::string p = (dir_ / name).string();
-    std::ofstream(p, std::ios::binary) << content;
-    return p;
-  }
-
   // Runs f, expecting an InputError whose message names the file, the line
   // (as ":<line>:") and the field (as "field '<field>'"); returns the message.
   static std::string expect_input_error(const std::function<void()>& f, const std::string& path,
@@ -69,8 +51,6 @@ class CorpusTest : public ::testing::Test {
     std::string p = write(name, content);
     return expect_input_error([&] { fathom::data::read_corpus(p, o); }, p, line, field);
   }
-
-  fs::path dir_;
 };
 
 bool has(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
@@ -159,7 +139,7 @@ TEST_F(CorpusTest, MissingAndEmptyFiles) {
   EXPECT_TRUE(has(m, "cannot open")) << m;
   expect_input_error([&] { fathom::data::count_records(missing, {}); }, missing, 0, "");
   std::string d = (dir_ / "dir.jsonl").string();
-  fs::create_directory(d);
+  std::filesystem::create_directory(d);
   expect_input_error([&] { fathom::data::read_corpus(d, {}); }, d, 0, "");
 
   m = read_error("empty.jsonl", "", 0, "");
@@ -181,34 +161,33 @@ TEST_F(CorpusTest, MissingAndEmptyFiles) {
   EXPECT_THROW(fathom::data::count_records(p, {}), InputError);
 }
 
-TEST_F(CorpusTest, JsonlMalformed) {
-  auto m = read_error("m.jsonl", "{\"id\": \"a\", \"text\": \"x\"}\n{\"id\": \"b\", \"text\": tru}\n", 2,
-                      "text");
-  EXPECT_TRUE(has(m, "malformed JSON at byte column")) << m;
-  EXPECT_TRUE(has(m, "invalid literal")) << m;  // nlohmann's own explanation
-  m = read_error("m2.jsonl", "{\"id\": \"a\", \"text\": \"x\"} trailing\n", 1, "text");
-  EXPECT_TRUE(has(m, "malformed JSON")) << m;
-  m = read_error("m3.jsonl", "{\"id\": \"a\", \"text\": \"unterminated\n", 1, "text");
-  EXPECT_TRUE(has(m, "malformed JSON")) << m;
-}
-
-TEST_F(CorpusTest, JsonlNotAnObject) {
-  auto m = read_error("n.jsonl", "{\"id\": \"a\", \"text\": \"x\"}\n[1, 2]\n", 2, "");
-  EXPECT_TRUE(has(m, "expected a JSON object per line, got array")) << m;
-  m = read_error("n2.jsonl", "\"just a string\"\n", 1, "");
-  EXPECT_TRUE(has(m, "got string")) << m;
-  m = read_error("n3.jsonl", "42\n", 1, "");
-  EXPECT_TRUE(has(m, "got integer")) << m;
-}
-
-TEST_F(CorpusTest, JsonlMissingFields) {
-  auto m = read_error("f.jsonl", "{\"id\": \"a\", \"txt\": \"x\"}\n", 1, "text");
-  EXPECT_TRUE(has(m, "missing")) << m;
-  m = read_error("f2.jsonl", "{\"id\": \"a\", \"text\": \"x\"}\n{\"text\": \"y\"}\n", 2, "id");
-  EXPECT_TRUE(has(m, "missing")) << m;
+// Malformed lines, non-objects and missing fields: file, line, field and
+// what was wrong.
+TEST_F(CorpusTest, JsonlBadRecords) {
+  const std::string ok = "{\"id\": \"a\", \"text\": \"x\"}\n";
+  struct Case {
+    std::string content;
+    std::int64_t line;
+    std::string field, says;
+  } cases[] = {
+      {ok + "{\"id\": \"b\", \"text\": tru}\n", 2, "text", "malformed JSON at byte column"},
+      {ok + "{\"id\": \"b\", \"text\": tru}\n", 2, "text", "invalid literal"},  // nlohmann's own words
+      {"{\"id\": \"a\", \"text\": \"x\"} trailing\n", 1, "text", "malformed JSON"},
+      {"{\"id\": \"a\", \"text\": \"unterminated\n", 1, "text", "malformed JSON"},
+      {ok + "[1, 2]\n", 2, "", "expected a JSON object per line, got array"},
+      {"\"just a string\"\n", 1, "", "got string"},
+      {"42\n", 1, "", "got integer"},
+      {"{\"id\": \"a\", \"txt\": \"x\"}\n", 1, "text", "missing"},
+      {ok + "{\"text\": \"y\"}\n", 2, "id", "missing"},
+  };
+  int i = 0;
+  for (const auto& c : cases) {
+    auto m = read_error("bad" + std::to_string(i++) + ".jsonl", c.content, c.line, c.field);
+    EXPECT_TRUE(has(m, c.says)) << m;
+  }
   CorpusOptions o;
   o.require_label = true;
-  m = read_error("f3.jsonl", "{\"id\": \"a\", \"text\": \"x\", \"label\": null}\n", 1, "label", o);
+  auto m = read_error("f3.jsonl", "{\"id\": \"a\", \"text\": \"x\", \"label\": null}\n", 1, "label", o);
   EXPECT_TRUE(has(m, "require_label")) << m;
 }
 
@@ -426,19 +405,19 @@ TEST_F(CorpusTest, CsvErrors) {
 
 TEST_F(CorpusTest, FormatAndOptionErrors) {
   auto p = write("x.txt", "{}\n");
-  EXPECT_THROW(fathom::data::read_corpus(p, {}), UsageError);
+  EXPECT_THROW(fathom::data::read_corpus(p, {}), fathom::UsageError);
   CorpusOptions o;
   o.format = "jsonl";
   auto p2 = write("x2.txt", "{\"id\": 1, \"text\": \"a\"}\n");
   EXPECT_EQ(fathom::data::read_corpus(p2, o).size(), 1u);
   o.format = "parquet";
-  EXPECT_THROW(fathom::data::read_corpus(p2, o), UsageError);
+  EXPECT_THROW(fathom::data::read_corpus(p2, o), fathom::UsageError);
   o = {};
   o.text_field = "";
-  EXPECT_THROW(fathom::data::read_corpus(write("y.jsonl", "{}\n"), o), UsageError);
+  EXPECT_THROW(fathom::data::read_corpus(write("y.jsonl", "{}\n"), o), fathom::UsageError);
   o = {};
   o.pair_field = "text";
-  EXPECT_THROW(fathom::data::read_corpus(write("y2.jsonl", "{}\n"), o), UsageError);
+  EXPECT_THROW(fathom::data::read_corpus(write("y2.jsonl", "{}\n"), o), fathom::UsageError);
   auto p3 = write("upper.TSV", "id\ttext\n1\ta\n");
   EXPECT_EQ(fathom::data::read_corpus(p3, {}).size(), 1u);
 }

@@ -4,17 +4,14 @@
 
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
-#include <stdlib.h>
 
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "fathom/core/error.h"
 #include "fathom/data/corpus.h"
+#include "temp_dir.h"
 
-namespace fs = std::filesystem;
 using fathom::data::CorpusOptions;
 using fathom::data::Example;
 using fathom::data::Range;
@@ -79,26 +76,18 @@ TEST(ShardRange, RejectsBadArguments) {
   EXPECT_TRUE(all.contains(123456789));
 }
 
-class ReadShardTest : public ::testing::Test {
+class ReadShardTest : public fathom::test::TempDirTest {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "fathom_shard_XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    TempDirTest::SetUp();
     // read_shard warns about skipped records once per call; hundreds here.
     level_ = spdlog::get_level();
     spdlog::set_level(spdlog::level::err);
   }
   void TearDown() override {
     spdlog::set_level(level_);
-    fs::remove_all(dir_);
+    TempDirTest::TearDown();
   }
-  std::string write(const std::string& name, const std::string& content) {
-    std::string p = (dir_ / name).string();
-    std::ofstream(p, std::ios::binary) << content;
-    return p;
-  }
-  fs::path dir_;
   spdlog::level::level_enum level_ = spdlog::level::info;
 };
 

@@ -106,4 +106,29 @@ class VocabBuilder {
   WordCounter words_;
 };
 
+// The static constructors every vocabulary tokenizer T offers, written once:
+// T derives from VocabTokenizerOf<T, its BuildOptions> and defines
+// T(Vocab, TokenizerOptions) and T::learn(word counts, BuildOptions).
+template <class T, class BuildOptionsT>
+class VocabTokenizerOf : public VocabTokenizer {
+ public:
+  using BuildOptions = BuildOptionsT;
+  using Builder = VocabBuilder<T>;
+
+  // Reads vocab.txt (InputError naming file and line if it is bad).
+  static T load(const std::string& vocab_path, const TokenizerOptions& options = {}) {
+    return T(Vocab::load(vocab_path), options);
+  }
+  static T build(const std::vector<std::string_view>& texts, const BuildOptions& options = {}) {
+    return Builder::build(texts.begin(), texts.end(), options);
+  }
+  template <class It>
+  static T build(It first, It last, const BuildOptions& options = {}) {
+    return Builder::build(first, last, options);
+  }
+
+ protected:
+  using VocabTokenizer::VocabTokenizer;
+};
+
 }  // namespace fathom::data

@@ -20,21 +20,12 @@ struct WordBuildOptions {
   std::int64_t max_size = 0;   // vocabulary size including specials; 0 = no limit
 };
 
-class WordTokenizer : public VocabTokenizer {
+class WordTokenizer : public VocabTokenizerOf<WordTokenizer, WordBuildOptions> {
  public:
-  using BuildOptions = WordBuildOptions;
-  using Builder = VocabBuilder<WordTokenizer>;
-
   explicit WordTokenizer(Vocab vocab, TokenizerOptions options = {});
-  static WordTokenizer load(const std::string& vocab_path, const TokenizerOptions& options = {});
   // Vocabulary: specials, then words with count >= min_count by count (ties
   // by bytes), up to max_size.
   static WordTokenizer learn(const TokenCounts& word_counts, const BuildOptions& options);
-  static WordTokenizer build(const std::vector<std::string_view>& texts, const BuildOptions& options = {});
-  template <class It>
-  static WordTokenizer build(It first, It last, const BuildOptions& options = {}) {
-    return Builder::build(first, last, options);
-  }
 
   std::string kind() const override { return "word"; }
   // Each basic word looked up whole: one piece spanning the word.

@@ -33,21 +33,12 @@ struct WordpieceBuildOptions {
   std::int32_t max_suffix_chars = 6;
 };
 
-class WordpieceTokenizer : public VocabTokenizer {
+class WordpieceTokenizer : public VocabTokenizerOf<WordpieceTokenizer, WordpieceBuildOptions> {
  public:
-  using BuildOptions = WordpieceBuildOptions;
-  using Builder = VocabBuilder<WordpieceTokenizer>;
-
   // Throws UsageError if options.max_input_chars_per_word < 1.
   explicit WordpieceTokenizer(Vocab vocab, TokenizerOptions options = {});
-  static WordpieceTokenizer load(const std::string& vocab_path, const TokenizerOptions& options = {});
   // The heuristic above, from the counts of whole normalized words.
   static WordpieceTokenizer learn(const TokenCounts& word_counts, const BuildOptions& options);
-  static WordpieceTokenizer build(const std::vector<std::string_view>& texts, const BuildOptions& options = {});
-  template <class It>
-  static WordpieceTokenizer build(It first, It last, const BuildOptions& options = {}) {
-    return Builder::build(first, last, options);
-  }
 
   std::string kind() const override { return "wordpiece"; }
   // Each piece's [begin, end) covers the original bytes of its own characters
