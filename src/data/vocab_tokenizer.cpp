@@ -69,8 +69,8 @@ class EncodingWriter {
 
 }  // namespace
 
-VocabTokenizer::VocabTokenizer(Vocab vocab, TokenizerOptions options, Continuations decode_continuations)
-    : vocab_(std::move(vocab)), options_(options), decode_continuations_(decode_continuations) {}
+VocabTokenizer::VocabTokenizer(Vocab vocab, TokenizerOptions options, DecodeContinuations continuations)
+    : vocab_(std::move(vocab)), options_(options), continuations_(continuations) {}
 
 Encoding VocabTokenizer::encode(std::string_view text_a, std::optional<std::string_view> text_b,
                                 std::int64_t max_length) const {
@@ -96,7 +96,7 @@ std::vector<std::string> VocabTokenizer::tokenize(std::string_view text) const {
 }
 
 std::string VocabTokenizer::decode(const std::vector<std::int64_t>& ids, bool skip_special) const {
-  const bool glue = decode_continuations_ == Continuations::glue;
+  const bool glue = continuations_ == DecodeContinuations::glue;
   std::string out;
   for (std::int64_t id : ids) {
     const std::string& token = vocab_.token(id);  // UsageError if out of range

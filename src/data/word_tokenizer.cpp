@@ -4,9 +4,6 @@
 
 namespace fathom::data {
 
-WordTokenizer::WordTokenizer(Vocab vocab, TokenizerOptions options)
-    : VocabTokenizerOf(std::move(vocab), options, Continuations::separate) {}
-
 WordTokenizer WordTokenizer::learn(const TokenCounts& word_counts, const BuildOptions& options) {
   return WordTokenizer(Vocab::build(word_counts, {options.min_count, options.max_size}), options.text);
 }

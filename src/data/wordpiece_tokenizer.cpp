@@ -130,7 +130,7 @@ WordpieceTokenizer WordpieceTokenizer::learn(const TokenCounts& word_counts, con
 }
 
 WordpieceTokenizer::WordpieceTokenizer(Vocab vocab, TokenizerOptions options)
-    : VocabTokenizerOf(std::move(vocab), options, Continuations::glue) {
+    : VocabTokenizerOf(std::move(vocab), options) {
   if (options.max_input_chars_per_word < 1) throw UsageError("max_input_chars_per_word must be at least 1");
 }
 

@@ -323,8 +323,7 @@ TEST(Synth, OptionValidation) {
 TEST(Synth, LargeRunCompletes) {
   TempDir d("large");
   SynthOptions o = options(d.str(), "sentiment", 200000);
-  o.artifact_rate = 0.1;
-  o.flip_rate = 0.1;
+  o.artifact_rate = o.flip_rate = 0.1;
   SynthSummary s = synthesize(o);
   EXPECT_EQ(s.flipped, 20000);
   const std::string train = fathom::read_file(s.train.path);

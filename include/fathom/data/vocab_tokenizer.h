@@ -25,6 +25,9 @@ struct TokenPiece {
   std::int32_t begin, end;
 };
 
+// Whether decode() appends a "##x" token to the token before it as "x".
+enum class DecodeContinuations { separate, glue };
+
 class VocabTokenizer : public Tokenizer {
  public:
   const Vocab& vocab() const { return vocab_; }
@@ -48,13 +51,12 @@ class VocabTokenizer : public Tokenizer {
   std::string options_json() const final;
 
  protected:
-  enum class Continuations { separate, glue };
-  VocabTokenizer(Vocab vocab, TokenizerOptions options, Continuations decode_continuations);
+  VocabTokenizer(Vocab vocab, TokenizerOptions options, DecodeContinuations continuations);
 
  private:
   Vocab vocab_;
   TokenizerOptions options_;
-  Continuations decode_continuations_;
+  DecodeContinuations continuations_;
 };
 
 // Streaming count of the normalized (basic-tokenized) words of texts: what
@@ -106,14 +108,18 @@ class VocabBuilder {
   WordCounter words_;
 };
 
-// The static constructors every vocabulary tokenizer T offers, written once:
-// T derives from VocabTokenizerOf<T, its BuildOptions> and defines
-// T(Vocab, TokenizerOptions) and T::learn(word counts, BuildOptions).
-template <class T, class BuildOptionsT>
+// The constructors every vocabulary tokenizer T offers, written once: T
+// derives from VocabTokenizerOf<T, its BuildOptions, how it decodes "##">,
+// inherits or defines T(Vocab, TokenizerOptions), and defines
+// T::learn(word counts, BuildOptions).
+template <class T, class BuildOptionsT, DecodeContinuations kContinuations>
 class VocabTokenizerOf : public VocabTokenizer {
  public:
   using BuildOptions = BuildOptionsT;
   using Builder = VocabBuilder<T>;
+
+  explicit VocabTokenizerOf(Vocab vocab, TokenizerOptions options = {})
+      : VocabTokenizer(std::move(vocab), options, kContinuations) {}
 
   // Reads vocab.txt (InputError naming file and line if it is bad).
   static T load(const std::string& vocab_path, const TokenizerOptions& options = {}) {
@@ -126,9 +132,6 @@ class VocabTokenizerOf : public VocabTokenizer {
   static T build(It first, It last, const BuildOptions& options = {}) {
     return Builder::build(first, last, options);
   }
-
- protected:
-  using VocabTokenizer::VocabTokenizer;
 };
 
 }  // namespace fathom::data

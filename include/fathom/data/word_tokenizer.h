@@ -20,9 +20,9 @@ struct WordBuildOptions {
   std::int64_t max_size = 0;   // vocabulary size including specials; 0 = no limit
 };
 
-class WordTokenizer : public VocabTokenizerOf<WordTokenizer, WordBuildOptions> {
+class WordTokenizer : public VocabTokenizerOf<WordTokenizer, WordBuildOptions, DecodeContinuations::separate> {
  public:
-  explicit WordTokenizer(Vocab vocab, TokenizerOptions options = {});
+  using VocabTokenizerOf::VocabTokenizerOf;  // (Vocab, TokenizerOptions = {})
   // Vocabulary: specials, then words with count >= min_count by count (ties
   // by bytes), up to max_size.
   static WordTokenizer learn(const TokenCounts& word_counts, const BuildOptions& options);

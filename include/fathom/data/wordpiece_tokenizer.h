@@ -33,7 +33,8 @@ struct WordpieceBuildOptions {
   std::int32_t max_suffix_chars = 6;
 };
 
-class WordpieceTokenizer : public VocabTokenizerOf<WordpieceTokenizer, WordpieceBuildOptions> {
+class WordpieceTokenizer
+    : public VocabTokenizerOf<WordpieceTokenizer, WordpieceBuildOptions, DecodeContinuations::glue> {
  public:
   // Throws UsageError if options.max_input_chars_per_word < 1.
   explicit WordpieceTokenizer(Vocab vocab, TokenizerOptions options = {});
