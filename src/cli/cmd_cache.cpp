@@ -2,7 +2,7 @@
 
 #include "command.h"
 #include "corpus_options.h"
-#include "fathom/grads/cache.h"
+#include "fathom/grads/cache_build.h"
 
 namespace fathom::cli {
 

@@ -2,7 +2,7 @@
 
 #include "command.h"
 #include "fathom/core/error.h"
-#include "fathom/grads/cache.h"
+#include "fathom/grads/cache_info.h"
 #include "fathom/store/cache_reader.h"
 #include "fathom/store/describe.h"
 

@@ -1,35 +1,40 @@
 // Reading a gradient cache's description, checking it against a bundle, and
-// this rank's row blocks (cache.h).
+// this rank's row blocks (cache_info.h).
+#include "fathom/grads/cache_info.h"
+
 #include <algorithm>
 
 #include "fathom/core/error.h"
-#include "fathom/grads/cache.h"
 #include "fathom/grads/param_layout.h"
 #include "fathom/model/bundle.h"
+#include "fathom/store/cache_names.h"
 #include "fathom/store/schema.h"
 
 namespace fathom::grads {
 
+namespace attr = store::cache_names::attr;
+
 CacheInfo read_cache_info(const store::CacheReader& reader) {
   const store::Attributes& a = reader.attributes();
-  if (!a.has("kind") || a.get_string("kind") != kGradientCacheKind)
-    throw InputError(reader.path(), "not a gradient cache (no attribute kind = \"gradients\"; written by `fathom cache`)");
+  if (!a.has(attr::kKind) || a.get_string(attr::kKind) != attr::kGradientCacheKind)
+    throw InputError(reader.path(), std::string("not a gradient cache (no attribute ") + attr::kKind + " = \"" +
+                                        attr::kGradientCacheKind + "\"; written by `fathom cache`)");
   CacheInfo info;
   info.path = reader.path();
   info.rows = reader.rows();
   info.complete = reader.is_complete();
-  info.model_sha256 = a.get_string("model_sha256");
-  info.model_kind = a.get_string("model_kind");
-  info.model_architecture = a.get_string("model_architecture");
-  info.labels = a.get_strings("labels");
-  info.params = a.get_strings("params");
-  info.param_shapes = a.get_strings("param_shapes");
-  info.param_counts = a.get_ints("param_counts");
-  info.gradient_dim = a.get_int("gradient_dim");
-  info.stored_dim = a.get_int("stored_dim");
-  info.projection = a.get_string("projection");
-  info.dtype = a.get_string("dtype");
-  info.target = a.get_string("target");
+  info.model_sha256 = a.get_string(attr::kModelSha256);
+  info.model_kind = a.get_string(attr::kModelKind);
+  info.model_architecture = a.get_string(attr::kModelArchitecture);
+  info.labels = a.get_strings(attr::kLabels);
+  info.params = a.get_strings(attr::kParams);
+  info.param_shapes = a.get_strings(attr::kParamShapes);
+  info.param_counts = a.get_ints(attr::kParamCounts);
+  info.gradient_dim = a.get_int(attr::kGradientDim);
+  info.stored_dim = a.get_int(attr::kStoredDim);
+  info.projection = a.get_string(attr::kProjection);
+  info.dtype = a.get_string(attr::kDtype);
+  info.target = a.get_string(attr::kTarget);
   return info;
 }
 
@@ -39,15 +44,15 @@ std::vector<std::string> check_cache_model(const CacheInfo& info, const std::str
   auto differ = [&](const std::string& what, const std::string& cache, const std::string& model) {
     if (cache != model) problems.push_back(what + ": cache has " + cache + ", model has " + model);
   };
-  differ("model_sha256", info.model_sha256, bundle.weights_sha256);
-  differ("model_kind", info.model_kind, bundle.model->kind());
-  differ("model_architecture", info.model_architecture, bundle.model->architecture());
+  differ(attr::kModelSha256, info.model_sha256, bundle.weights_sha256);
+  differ(attr::kModelKind, info.model_kind, bundle.model->kind());
+  differ(attr::kModelArchitecture, info.model_architecture, bundle.model->architecture());
   auto join = [](const std::vector<std::string>& v) {
     std::string s;
     for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
     return s;
   };
-  differ("labels", join(info.labels), join(bundle.info.labels));
+  differ(attr::kLabels, join(info.labels), join(bundle.info.labels));
   // Parameters by name and shape.
   ParamLayout layout = ParamLayout::select(*bundle.model, "all");
   for (std::size_t i = 0; i < info.params.size(); ++i) {

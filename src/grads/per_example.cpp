@@ -6,6 +6,7 @@
 
 #include "fathom/core/error.h"
 #include "fathom/core/log.h"
+#include "fathom/data/example.h"
 #include "fathom/model/batching.h"
 #include "fathom/model/taps.h"
 
@@ -137,7 +138,7 @@ torch::Tensor loss_targets(const model::Batch& batch, const torch::Tensor& logit
   if (!batch.labels.defined())
     throw InputError("corpus", "--target gold needs a gold label for every example, and these have none "
                                "(use --target predicted to explain the model's own predictions)");
-  torch::Tensor missing = batch.labels.eq(model::kNoLabel).nonzero();
+  torch::Tensor missing = batch.labels.eq(data::kNoLabel).nonzero();
   if (missing.size(0) > 0) {
     const std::int64_t i = missing[0][0].item<std::int64_t>();
     const std::int64_t row = batch.rows.empty() ? i : batch.rows[std::size_t(i)];
@@ -166,9 +167,142 @@ ExampleGradients PerExampleGradients::compute(const model::Batch& batch, LossTar
   return method_ == GradientMethod::loop ? compute_loop(batch, target) : compute_vectorised(batch, target);
 }
 
+namespace {
+
+// Detached outputs of a forward, its predictions and the loss targets.
+ExampleGradients outputs_and_targets(const model::Batch& batch, const model::ModelOutput& out, LossTarget target) {
+  ExampleGradients r;
+  r.logits = out.logits.detach();
+  r.features = out.features.detach();
+  r.predictions = r.logits.argmax(1);
+  r.targets = loss_targets(batch, r.logits, target);
+  return r;
+}
+
+// Which layout parameters the recorded calls of one forward cover; the
+// classifier is covered by the contract (logits = features Wᵀ + b) even when
+// no tap saw it.
+detail::TapCoverage tap_coverage(const ParamLayout& layout, const std::vector<model::TapCall>& calls) {
+  std::vector<bool> covered(layout.size(), false);
+  for (const auto& c : calls)
+    for (const auto& t : {c.weight, c.bias}) {
+      const int i = layout.index_of(t);
+      if (i >= 0) covered[std::size_t(i)] = true;
+    }
+  detail::TapCoverage cov;
+  for (std::size_t i = 0; i < layout.size(); ++i) {
+    if (layout.params()[i].name == "classifier.weight") cov.classifier_weight = int(i);
+    if (layout.params()[i].name == "classifier.bias") cov.classifier_bias = int(i);
+  }
+  const auto untapped = [&](int i) { return i >= 0 && !covered[std::size_t(i)]; };
+  cov.classifier_from_contract = untapped(cov.classifier_weight) || untapped(cov.classifier_bias);
+  if (cov.classifier_weight >= 0) covered[std::size_t(cov.classifier_weight)] = true;
+  if (cov.classifier_bias >= 0) covered[std::size_t(cov.classifier_bias)] = true;
+  for (std::size_t i = 0; i < layout.size(); ++i)
+    if (!covered[i]) cov.loop.push_back(int(i));
+  return cov;
+}
+
+void log_coverage(const ParamLayout& layout, const std::vector<std::string>& loop_names) {
+  if (loop_names.empty()) {
+    spdlog::info("per-example gradients: all {} parameter(s) vectorised from layer taps", layout.size());
+    return;
+  }
+  std::string names;
+  for (const auto& n : loop_names) names += (names.empty() ? "" : ", ") + n;
+  spdlog::warn("per-example gradients: {} parameter(s) have no layer tap and use one backward per example "
+               "(slower): {}",
+               loop_names.size(), names);
+}
+
+// The classifier as a linear tap call of this batch (features -> logits),
+// for models whose classifier no tap recorded.
+model::TapCall classifier_call(const ParamLayout& layout, const detail::TapCoverage& cov,
+                               const torch::Tensor& features, const torch::Tensor& logits) {
+  auto param = [&](int i) { return i >= 0 ? layout.params()[std::size_t(i)].tensor : torch::Tensor(); };
+  return model::TapCall{model::TapKind::linear, param(cov.classifier_weight), param(cov.classifier_bias), features,
+                        logits};
+}
+
+// Adds every tapped call's per-example gradients to `acc` (no autograd).
+// A linear layer applied several times in one forward (an LSTM's recurrent
+// weight, once per step) gets one Σ_t δ_t a_tᵀ over all its calls: one bmm
+// with the steps concatenated, not one pass over its [B, r*c] block per step.
+void accumulate_tapped(const ParamLayout& layout, const std::vector<model::TapCall>& calls,
+                       const std::vector<torch::Tensor>& deltas, std::int64_t B, Accumulator& acc) {
+  torch::NoGradGuard no_grad;
+  // Keyed by (weight, bias) identity, since a call may carry an undefined
+  // weight (the classifier with only its bias selected).
+  std::map<std::pair<const void*, const void*>, std::vector<std::size_t>> linear_calls;
+  for (std::size_t k = 0; k < calls.size(); ++k)
+    if (calls[k].kind == model::TapKind::linear && deltas[k].defined())
+      linear_calls[{calls[k].weight.unsafeGetTensorImpl(), calls[k].bias.unsafeGetTensorImpl()}].push_back(k);
+  for (const auto& [layer, ks] : linear_calls) {
+    const model::TapCall& c = calls[ks.front()];
+    std::vector<torch::Tensor> ds, as;
+    for (std::size_t k : ks) {
+      ds.push_back(as_sequence(deltas[k]));
+      as.push_back(as_sequence(calls[k].input));
+    }
+    torch::Tensor delta = ds.size() == 1 ? ds[0] : torch::cat(ds, 1);
+    acc.add_outer(layout.index_of(c.weight), delta, as.size() == 1 ? as[0] : torch::cat(as, 1));
+    acc.add_vector(layout.index_of(c.bias), delta.sum(1));
+  }
+  for (std::size_t k = 0; k < calls.size(); ++k) {
+    const model::TapCall& c = calls[k];
+    if (!deltas[k].defined()) continue;  // output unused by the loss: zero gradient
+    const int w = layout.index_of(c.weight), b = layout.index_of(c.bias);
+    torch::Tensor delta = as_sequence(deltas[k]);
+    switch (c.kind) {
+      case model::TapKind::linear:
+        break;  // above
+      case model::TapKind::embedding:
+        acc.add_embedding(w, c.input.reshape({B, -1}), delta, c.weight.size(0));
+        break;
+      case model::TapKind::scale_shift:
+        acc.add_vector(w, (delta * as_sequence(c.input)).sum(1));
+        acc.add_vector(b, delta.sum(1));
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+const detail::TapCoverage& PerExampleGradients::coverage(const std::vector<model::TapCall>& calls) {
+  if (!coverage_) {
+    coverage_ = tap_coverage(layout_, calls);
+    loop_names_.clear();
+    for (int i : coverage_->loop) loop_names_.push_back(layout_.params()[std::size_t(i)].name);
+    log_coverage(layout_, loop_names_);
+  }
+  return *coverage_;
+}
+
+torch::Tensor PerExampleGradients::per_example_loop(const model::Batch& batch, const torch::Tensor& targets,
+                                                    const std::vector<int>& loop, const torch::TensorOptions& opts) {
+  const std::int64_t B = batch.size();
+  torch::Tensor full = torch::zeros({B, layout_.dim()}, opts);
+  std::vector<torch::Tensor> params;
+  for (int i : loop) params.push_back(layout_.params()[std::size_t(i)].tensor);
+  for (std::int64_t e = 0; e < B; ++e) {
+    model::Batch one = row_of(batch, e, /*trim=*/false);
+    torch::Tensor loss = per_example_losses(model_->forward(one).logits, targets.narrow(0, e, 1)).sum();
+    auto g = torch::autograd::grad({loss}, params, {}, false, false, true);
+    torch::NoGradGuard no_grad;
+    for (std::size_t j = 0; j < loop.size(); ++j) {
+      if (!g[j].defined()) continue;
+      const auto& p = layout_.params()[std::size_t(loop[j])];
+      full[e].narrow(0, p.offset, p.numel).copy_(g[j].reshape({-1}));
+    }
+  }
+  return full;
+}
+
 ExampleGradients PerExampleGradients::compute_vectorised(const model::Batch& batch, LossTarget target) {
   torch::AutoGradMode grad_on(true);
   OnlySelectedRequireGrad only_selected(*model_, layout_);
+  // One forward with the selected parameters' layers tapped.
   model::TapRecorder recorder;
   for (const auto& p : layout_.params()) recorder.watch(p.tensor);
   model::ModelOutput out;
@@ -176,129 +310,34 @@ ExampleGradients PerExampleGradients::compute_vectorised(const model::Batch& bat
     model::TapScope scope(recorder);
     out = model_->forward(batch);
   }
-  ExampleGradients r;
-  r.logits = out.logits.detach();
-  r.features = out.features.detach();
-  r.predictions = r.logits.argmax(1);
-  r.targets = loss_targets(batch, r.logits, target);
+  ExampleGradients r = outputs_and_targets(batch, out, target);
   torch::Tensor losses = per_example_losses(out.logits, r.targets);
   r.losses = losses.detach();
 
-  // Which layout parameters the taps cover; the classifier is covered by
-  // the contract (logits = features Wᵀ + b) even when no tap saw it.
   std::vector<model::TapCall> calls = recorder.calls();
-  std::vector<bool> covered(layout_.size(), false);
-  auto cover = [&](const model::TapCall& c) {
-    for (const auto& t : {c.weight, c.bias}) {
-      const int i = layout_.index_of(t);
-      if (i >= 0) covered[std::size_t(i)] = true;
-    }
-  };
-  for (const auto& c : calls) cover(c);
-  int cw = -1, cb = -1;
-  for (std::size_t i = 0; i < layout_.size(); ++i) {
-    if (layout_.params()[i].name == "classifier.weight") cw = int(i);
-    if (layout_.params()[i].name == "classifier.bias") cb = int(i);
-  }
-  if ((cw >= 0 && !covered[std::size_t(cw)]) || (cb >= 0 && !covered[std::size_t(cb)])) {
-    model::TapCall c{model::TapKind::linear, cw >= 0 ? layout_.params()[std::size_t(cw)].tensor : torch::Tensor(),
-                     cb >= 0 ? layout_.params()[std::size_t(cb)].tensor : torch::Tensor(), r.features, out.logits};
-    calls.push_back(c);
-    cover(c);
-  }
-  std::vector<int> loop;
-  for (std::size_t i = 0; i < layout_.size(); ++i)
-    if (!covered[i]) loop.push_back(int(i));
-  if (!reported_) {
-    reported_ = true;
-    loop_names_.clear();
-    for (int i : loop) loop_names_.push_back(layout_.params()[std::size_t(i)].name);
-    if (loop.empty()) {
-      spdlog::info("per-example gradients: all {} parameter(s) vectorised from layer taps", layout_.size());
-    } else {
-      std::string names;
-      for (const auto& n : loop_names_) names += (names.empty() ? "" : ", ") + n;
-      spdlog::warn("per-example gradients: {} parameter(s) have no layer tap and use one backward per example "
-                   "(slower): {}",
-                   loop.size(), names);
-    }
-  }
+  const detail::TapCoverage& cov = coverage(calls);
+  if (cov.classifier_from_contract) calls.push_back(classifier_call(layout_, cov, r.features, out.logits));
 
+  // One backward to every recorded layer output, then closed-form
+  // per-example gradients from the taps.
   const std::int64_t B = batch.size();
   auto* factorised = dynamic_cast<const FactorisedProjector*>(projector_);
   const torch::TensorOptions opts = r.logits.options();
   Accumulator acc{torch::zeros({B, factorised ? factorised->output_dim() : layout_.dim()}, opts), &layout_, factorised};
-
   std::vector<torch::Tensor> outputs;
   for (const auto& c : calls) outputs.push_back(c.output);
   std::vector<torch::Tensor> deltas;
   if (!outputs.empty())
     deltas = torch::autograd::grad({losses.sum()}, outputs, {}, /*retain_graph=*/false, /*create_graph=*/false,
                                    /*allow_unused=*/true);
-  {
+  accumulate_tapped(layout_, calls, deltas, B, acc);
+
+  // Parameters without a tap: one backward per example, placed in a [B, D]
+  // row and projected like any other (P is linear).
+  if (!cov.loop.empty()) {
+    torch::Tensor full = per_example_loop(batch, r.targets, cov.loop, opts);
     torch::NoGradGuard no_grad;
-    // A linear layer applied several times in one forward (an LSTM's
-    // recurrent weight, once per step) gets one Σ_t δ_t a_tᵀ over all its
-    // calls: one bmm with the steps concatenated, not one pass over its
-    // [B, r*c] block per step.
-    // Keyed by (weight, bias) identity, since a call may carry an undefined
-    // weight (the classifier with only its bias selected).
-    std::map<std::pair<const void*, const void*>, std::vector<std::size_t>> linear_calls;
-    for (std::size_t k = 0; k < calls.size(); ++k)
-      if (calls[k].kind == model::TapKind::linear && deltas[k].defined())
-        linear_calls[{calls[k].weight.unsafeGetTensorImpl(), calls[k].bias.unsafeGetTensorImpl()}].push_back(k);
-    for (const auto& [layer, ks] : linear_calls) {
-      const model::TapCall& c = calls[ks.front()];
-      std::vector<torch::Tensor> ds, as;
-      for (std::size_t k : ks) {
-        ds.push_back(as_sequence(deltas[k]));
-        as.push_back(as_sequence(calls[k].input));
-      }
-      torch::Tensor delta = ds.size() == 1 ? ds[0] : torch::cat(ds, 1);
-      acc.add_outer(layout_.index_of(c.weight), delta, as.size() == 1 ? as[0] : torch::cat(as, 1));
-      acc.add_vector(layout_.index_of(c.bias), delta.sum(1));
-    }
-    for (std::size_t k = 0; k < calls.size(); ++k) {
-      const model::TapCall& c = calls[k];
-      if (!deltas[k].defined()) continue;  // output unused by the loss: zero gradient
-      const int w = layout_.index_of(c.weight), b = layout_.index_of(c.bias);
-      torch::Tensor delta = as_sequence(deltas[k]);
-      switch (c.kind) {
-        case model::TapKind::linear:
-          break;  // above
-        case model::TapKind::embedding:
-          acc.add_embedding(w, c.input.reshape({B, -1}), delta, c.weight.size(0));
-          break;
-        case model::TapKind::scale_shift:
-          acc.add_vector(w, (delta * as_sequence(c.input)).sum(1));
-          acc.add_vector(b, delta.sum(1));
-          break;
-      }
-    }
-  }
-  if (!loop.empty()) {
-    // Full gradients of the loop parameters, placed in a [B, D] row and
-    // projected like any other (P is linear).
-    torch::Tensor full = torch::zeros({B, layout_.dim()}, opts);
-    std::vector<torch::Tensor> params;
-    for (int i : loop) params.push_back(layout_.params()[std::size_t(i)].tensor);
-    for (std::int64_t e = 0; e < B; ++e) {
-      model::Batch one = row_of(batch, e, /*trim=*/false);
-      torch::Tensor loss = per_example_losses(model_->forward(one).logits, r.targets.narrow(0, e, 1)).sum();
-      auto g = torch::autograd::grad({loss}, params, {}, false, false, true);
-      torch::NoGradGuard no_grad;
-      for (std::size_t j = 0; j < loop.size(); ++j) {
-        if (!g[j].defined()) continue;
-        const auto& p = layout_.params()[std::size_t(loop[j])];
-        full[e].narrow(0, p.offset, p.numel).copy_(g[j].reshape({-1}));
-      }
-    }
-    torch::NoGradGuard no_grad;
-    if (factorised) {
-      acc.out.add_(projector_->project(full));
-    } else {
-      acc.out.add_(full);
-    }
+    acc.out.add_(factorised ? projector_->project(full) : full);
   }
   torch::NoGradGuard no_grad;
   r.gradients = (projector_ && !factorised) ? projector_->project(acc.out) : acc.out;

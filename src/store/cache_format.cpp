@@ -8,6 +8,9 @@
 
 namespace fathom::store::detail {
 
+namespace attr = cache_names::attr;
+using cache_names::dataset::kComplete;
+
 H5Handle open_readonly(const std::string& path) {
   h5_silence();
   std::error_code ec;
@@ -65,8 +68,8 @@ bool read_spec(hid_t file, const std::string& path, const std::string& name, Dat
   H5Sget_simple_extent_dims(space.get(), dims, nullptr);
   std::int64_t str_width = 0;
   spec->name = name;
-  if (!dtype_of_h5_type(type.get(), &spec->dtype, &str_width)) return false;
-  if (spec->dtype == Dtype::str) {
+  if (!element_type_of_h5_type(type.get(), &spec->type, &str_width)) return false;
+  if (spec->type == ElementType::str) {
     if (ndims != 1) return false;
     spec->width = str_width;
   } else {
@@ -78,21 +81,33 @@ bool read_spec(hid_t file, const std::string& path, const std::string& name, Dat
 
 }  // namespace
 
+bool is_cache_format(const Attributes& attrs) {
+  const AttrValue* format = attrs.find(attr::kFormat);
+  return format && std::holds_alternative<std::string>(*format) &&
+         std::get<std::string>(*format) == cache_names::kCacheFormat;
+}
+
+bool is_finalized(const Attributes& attrs) {
+  const AttrValue* v = attrs.find(attr::kComplete);
+  return v && std::holds_alternative<std::int64_t>(*v) && std::get<std::int64_t>(*v) == 1;
+}
+
 CacheSchema read_cache_schema(hid_t file, const std::string& path, Attributes* all_attributes) {
   const H5Where where{path, ""};
   Attributes attrs = read_attributes(file, path, where);
-  const AttrValue* format = attrs.find("format");
-  if (!format || !std::holds_alternative<std::string>(*format) || std::get<std::string>(*format) != kFormatName)
-    throw InputError(path, std::string("not a fathom cache (root attribute format != '") + kFormatName + "')");
-  const std::int64_t version = attrs.get_int("format_version");
-  if (version > kFormatVersion)
-    throw InputError(path, "cache format_version " + std::to_string(version) + " is newer than this fathom (" +
-                               std::to_string(kFormatVersion) + "); upgrade fathom");
+  if (!is_cache_format(attrs))
+    throw InputError(path, std::string("not a fathom cache (root attribute ") + attr::kFormat + " != '" +
+                               cache_names::kCacheFormat + "')");
+  const std::int64_t version = attrs.get_int(attr::kFormatVersion);
+  if (version > cache_names::kCacheFormatVersion)
+    throw InputError(path, std::string("cache ") + attr::kFormatVersion + " " + std::to_string(version) +
+                               " is newer than this fathom (" + std::to_string(cache_names::kCacheFormatVersion) +
+                               "); upgrade fathom");
   CacheSchema schema;
-  schema.rows_per_chunk = attrs.get_int("rows_per_chunk");
+  schema.rows_per_chunk = attrs.get_int(attr::kRowsPerChunk);
   schema.rows = -1;
   for (const auto& name : root_links(file, where)) {
-    if (name == kCompleteName || !is_dataset(file, name, where)) continue;
+    if (name == kComplete || !is_dataset(file, name, where)) continue;
     DatasetSpec spec;
     std::int64_t rows = 0;
     if (!read_spec(file, path, name, &spec, &rows))
@@ -111,8 +126,8 @@ CacheSchema read_cache_schema(hid_t file, const std::string& path, Attributes* a
 }
 
 std::vector<std::uint8_t> read_complete_flags(hid_t file, const std::string& path) {
-  const H5Where where{path, kCompleteName};
-  H5Handle ds = h5_own(H5Dopen2(file, kCompleteName, H5P_DEFAULT), H5Kind::dataset, "H5Dopen", where);
+  const H5Where where{path, kComplete};
+  H5Handle ds = h5_own(H5Dopen2(file, kComplete, H5P_DEFAULT), H5Kind::dataset, "H5Dopen", where);
   H5Handle space = h5_own(H5Dget_space(ds.get()), H5Kind::dataspace, "H5Dget_space", where);
   const hssize_t n = H5Sget_simple_extent_npoints(space.get());
   std::vector<std::uint8_t> flags(std::size_t(std::max<hssize_t>(n, 0)));
@@ -124,7 +139,7 @@ std::vector<std::uint8_t> read_complete_flags(hid_t file, const std::string& pat
 namespace {
 
 std::string spec_text(const DatasetSpec& d) {
-  std::string s = std::string(dtype_name(d.dtype));
+  std::string s = std::string(element_type_name(d.type));
   if (d.width > 0) s += "[" + std::to_string(d.width) + "]";
   return s;
 }
@@ -166,7 +181,7 @@ std::string schema_difference(const CacheSchema& file, const CacheSchema& run) {
   if (!out.empty()) return out;
   if (file.rows != run.rows) return differ("rows", std::to_string(file.rows), std::to_string(run.rows));
   if (file.rows_per_chunk != run.rows_per_chunk)
-    return differ("rows_per_chunk", std::to_string(file.rows_per_chunk), std::to_string(run.rows_per_chunk));
+    return differ(attr::kRowsPerChunk, std::to_string(file.rows_per_chunk), std::to_string(run.rows_per_chunk));
   for (const auto& d : run.datasets) {
     const DatasetSpec* f = file.find(d.name);
     if (!f) return differ("dataset " + d.name, "(none)", spec_text(d));

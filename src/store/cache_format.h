@@ -1,19 +1,16 @@
 #pragma once
 // The on-disk contract of a fathom cache (see schema.h for the layout): its
-// constants and the read-side helpers shared by the reader, the writer's
-// resume check and describe.
+// read-side helpers shared by the reader, the writer's resume check and
+// describe (the names are in cache_names.h).
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "fathom/store/cache_names.h"
 #include "fathom/store/schema.h"
 #include "h5_handle.h"
 
 namespace fathom::store::detail {
-
-inline constexpr const char* kFormatName = "fathom.cache";
-inline constexpr std::int64_t kFormatVersion = 1;
-inline constexpr const char* kCompleteName = "complete";
 
 // Sequential, read-only open without file locking: readers (and `fathom
 // inspect`) must work while a writer holds the file; a cache's metadata is
@@ -27,6 +24,11 @@ std::vector<std::string> root_links(hid_t file, const H5Where& where);
 
 // Is this object a dataset?
 bool is_dataset(hid_t file, const std::string& name, const H5Where& where);
+
+// True when `attrs` mark a fathom cache (attr::kFormat == kCacheFormat).
+bool is_cache_format(const Attributes& attrs);
+// True when the root attribute complete is 1 (finalized).
+bool is_finalized(const Attributes& attrs);
 
 // The schema of an open cache: rows, rows_per_chunk, datasets (creation
 // order) and the caller's (non-reserved) attributes. `all_attributes`, if

@@ -77,10 +77,7 @@ const DatasetSpec& CacheReader::dataset(const std::string& name) const {
   return impl_->schema.datasets[impl_->index_of(name)];
 }
 
-bool CacheReader::is_complete() const {
-  const AttrValue* v = impl_->attributes.find("complete");
-  return v && std::holds_alternative<std::int64_t>(*v) && std::get<std::int64_t>(*v) == 1;
-}
+bool CacheReader::is_complete() const { return detail::is_finalized(impl_->attributes); }
 
 bool CacheReader::chunk_complete(std::int64_t chunk) const {
   if (chunk < 0 || chunk >= num_chunks())
@@ -98,9 +95,9 @@ void CacheReader::read_rows(const std::string& dataset, std::int64_t begin, std:
   detail::h5_silence();
   const std::size_t d = impl_->index_of(dataset);
   const DatasetSpec& spec = impl_->checked(d, begin, count);
-  if (spec.dtype == Dtype::f32) return impl_->read(d, begin, count, H5T_NATIVE_FLOAT, out);
-  if (spec.dtype != Dtype::f16)
-    throw UsageError("dataset '" + dataset + "' is " + dtype_name(spec.dtype) + ", not a float dataset");
+  if (spec.type == ElementType::f32) return impl_->read(d, begin, count, H5T_NATIVE_FLOAT, out);
+  if (spec.type != ElementType::f16)
+    throw UsageError("dataset '" + dataset + "' is " + element_type_name(spec.type) + ", not a float dataset");
   std::vector<std::uint16_t> bits(std::size_t(count * spec.values_per_row()));
   read_half_bits(dataset, begin, count, bits.data());
   halves_to_floats(bits.data(), out, bits.size());
@@ -111,8 +108,8 @@ void CacheReader::read_half_bits(const std::string& dataset, std::int64_t begin,
   detail::h5_silence();
   const std::size_t d = impl_->index_of(dataset);
   const DatasetSpec& spec = impl_->checked(d, begin, count);
-  if (spec.dtype != Dtype::f16)
-    throw UsageError("dataset '" + dataset + "' is " + dtype_name(spec.dtype) + ", not f16");
+  if (spec.type != ElementType::f16)
+    throw UsageError("dataset '" + dataset + "' is " + element_type_name(spec.type) + ", not f16");
   H5Handle half = detail::h5_half_type();
   impl_->read(d, begin, count, half.get(), out);
 }
@@ -122,8 +119,8 @@ void CacheReader::read_rows(const std::string& dataset, std::int64_t begin, std:
   detail::h5_silence();
   const std::size_t d = impl_->index_of(dataset);
   const DatasetSpec& spec = impl_->checked(d, begin, count);
-  if (spec.dtype != Dtype::i64)
-    throw UsageError("dataset '" + dataset + "' is " + dtype_name(spec.dtype) + ", not i64");
+  if (spec.type != ElementType::i64)
+    throw UsageError("dataset '" + dataset + "' is " + element_type_name(spec.type) + ", not i64");
   impl_->read(d, begin, count, H5T_NATIVE_INT64, out);
 }
 
@@ -132,8 +129,8 @@ std::vector<std::string> CacheReader::read_strings(const std::string& dataset, s
   detail::h5_silence();
   const std::size_t d = impl_->index_of(dataset);
   const DatasetSpec& spec = impl_->checked(d, begin, count);
-  if (spec.dtype != Dtype::str)
-    throw UsageError("dataset '" + dataset + "' is " + dtype_name(spec.dtype) + ", not str");
+  if (spec.type != ElementType::str)
+    throw UsageError("dataset '" + dataset + "' is " + element_type_name(spec.type) + ", not str");
   const std::size_t width = std::size_t(spec.width);
   std::vector<char> buf(std::size_t(count) * width);
   H5Handle type = detail::h5_fixed_string_type(spec.width);

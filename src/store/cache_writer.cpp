@@ -2,6 +2,8 @@
 // first), finalize, and the layout accessors.
 #include "fathom/store/cache_writer.h"
 
+#include <unistd.h>
+
 #include <ctime>
 #include <filesystem>
 
@@ -9,8 +11,10 @@
 
 #include "cache_format.h"
 #include "cache_writer_impl.h"
-#include "fathom/store/cache_reader.h"
+#include "fathom/comm/collective_check.h"
 #include "fathom/comm/mpi_handle.h"
+#include "fathom/store/cache_names.h"
+#include "fathom/store/cache_reader.h"
 #include "fathom/core/atomic_file.h"
 #include "fathom/core/error.h"
 #include "h5_types.h"
@@ -20,6 +24,8 @@ namespace fathom::store {
 using detail::H5Handle;
 
 namespace {
+
+namespace fs = std::filesystem;
 
 // UTC, ISO 8601, seconds.
 std::string utc_now() {
@@ -33,8 +39,11 @@ std::string utc_now() {
 
 // Everything a rank's schema contributes to the file, as text.
 std::string fingerprint(const CacheSchema& s) {
-  std::string f = std::to_string(s.rows) + "|" + std::to_string(s.rows_per_chunk);
-  for (const auto& d : s.datasets) f += "|" + d.name + ":" + dtype_name(d.dtype) + ":" + std::to_string(d.width);
+  const ChunkPolicy& p = s.chunk_policy;
+  std::string f = std::to_string(s.rows) + "|" + std::to_string(s.rows_per_chunk) + "|" +
+                  std::to_string(p.target_bytes) + "," + std::to_string(p.row_multiple) + "," +
+                  std::to_string(p.min_chunks);
+  for (const auto& d : s.datasets) f += "|" + d.name + ":" + element_type_name(d.type) + ":" + std::to_string(d.width);
   for (const auto& [name, value] : s.attributes.values())
     f += "|" + name + "=" + attr_type_name(value) + ":" + attr_to_text(value);
   return f;
@@ -51,29 +60,18 @@ void check_same_schema(const CacheSchema& schema, comm::Communicator& comm) {
   if (differs) throw UsageError("cache schema differs between ranks; every rank must pass the same schema");
 }
 
-// Runs f on rank 0 and makes every rank throw what it threw (InputError
-// keeps its kind, so a refused resume exits with the user-error code).
-template <class F>
-void on_root_then_share(comm::Communicator& comm, const std::string& path, F&& f) {
-  std::string message;
-  std::int64_t kind = 0;  // 0 ok, 1 InputError, 2 other
-  if (comm.rank() == 0) {
-    try {
-      f();
-    } catch (const InputError& e) {
-      message = e.problem();
-      kind = 1;
-    } catch (const std::exception& e) {
-      message = e.what();
-      kind = 2;
-    }
-  }
-  if (comm.size() > 1) {
-    comm.broadcast(&kind, 1, comm::DType::i64, 0);
-    comm.broadcast(message, 0);
-  }
-  if (kind == 1) throw InputError(path, message);
-  if (kind == 2) throw Error(message);
+// Rank 0's check that `path` can be created: its directory exists and is
+// writable, and `path` is not a directory. Without it HDF5 fails inside the
+// collective H5Fcreate with an internal error on every rank; this names the
+// user's mistake (an InputError, exit 2) before any rank touches the file.
+void check_creatable(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw InputError(path, "is a directory; a cache needs a file path");
+  const fs::path parent = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
+  if (!fs::is_directory(parent, ec))
+    throw InputError(path, "cannot create the cache: directory " + parent.string() + " does not exist");
+  if (::access(parent.c_str(), W_OK) != 0)
+    throw InputError(path, "cannot create the cache: directory " + parent.string() + " is not writable");
 }
 
 }  // namespace
@@ -97,6 +95,7 @@ std::unique_ptr<CacheWriter::Impl> CacheWriter::new_impl(const std::string& path
 
 CacheWriter CacheWriter::create(const std::string& path, const CacheSchema& schema, comm::Communicator& comm) {
   auto impl = new_impl(path, schema, comm);
+  comm::on_root(comm, "creating the cache " + path, [&] { check_creatable(path); });
   // One timestamp for all ranks: attribute values must agree.
   std::string created_at = comm.rank() == 0 ? utc_now() : std::string();
   if (comm.size() > 1) comm.broadcast(created_at, 0);
@@ -114,7 +113,7 @@ CacheWriter CacheWriter::open_for_resume(const std::string& path, const CacheSch
   // read it after the open, a slow rank could see chunks that a fast one
   // already completed in this run, and the ranks would disagree.
   std::vector<std::uint8_t> flags;
-  on_root_then_share(comm, path, [&] {
+  comm::on_root(comm, "checking " + path + " for resuming", [&] {
     H5Handle f;
     CacheSchema in_file;
     try {
@@ -128,7 +127,7 @@ CacheWriter CacheWriter::open_for_resume(const std::string& path, const CacheSch
     if (!diff.empty()) throw InputError(path, "cannot resume: " + diff);
     flags = detail::read_complete_flags(f.get(), path);
     if (std::int64_t(flags.size()) != store::num_chunks(impl->schema.rows, impl->schema.rows_per_chunk))
-      throw InputError(path, 0, detail::kCompleteName,
+      throw InputError(path, 0, cache_names::dataset::kComplete,
                        "has " + std::to_string(flags.size()) + " entries, expected one per row-chunk");
   });
   if (comm.size() > 1) comm.broadcast(flags, 0);
@@ -193,12 +192,12 @@ void CacheWriter::finalize() {
                 std::to_string(flags.size()) + " row-chunks are incomplete (first: chunk " + std::to_string(first) +
                 ", rows " + std::to_string(r.begin) + "-" + std::to_string(r.end() - 1) + ")");
   }
-  detail::set_root_attribute(m.file, m.path, "complete", std::int64_t(1));
+  detail::set_root_attribute(m.file, m.path, cache_names::attr::kComplete, std::int64_t(1));
   detail::h5_check(H5Fflush(m.file.file.get(), H5F_SCOPE_GLOBAL), "H5Fflush", {m.path, ""});
   // Close in order (datasets before the file) and report errors, which the
   // destructor could not.
   for (auto& ds : m.file.datasets) detail::h5_close(ds, {m.path, "dataset"});
-  detail::h5_close(m.file.complete, {m.path, detail::kCompleteName});
+  detail::h5_close(m.file.complete, {m.path, cache_names::dataset::kComplete});
   detail::h5_close(m.file.file, {m.path, ""});
   // Through MPI-IO the flush above was an MPI_File_sync; a local file gets
   // the same durability here, so "complete" means on disk in both modes.

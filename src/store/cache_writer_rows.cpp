@@ -68,7 +68,7 @@ void CacheWriter::Impl::flush_local() {
 void CacheWriter::Impl::mark_complete(std::int64_t chunk) {
   // Data first, then the flag: a flag on disk implies the data is too.
   flush_local();
-  const H5Where where{path, detail::kCompleteName};
+  const H5Where where{path, cache_names::dataset::kComplete};
   const hid_t ds = file.complete.get();
   H5Handle fspace = detail::h5_own(H5Dget_space(ds), H5Kind::dataspace, "H5Dget_space", where);
   const hsize_t start[1] = {hsize_t(chunk)}, one[1] = {1};
@@ -89,13 +89,13 @@ void CacheWriter::write_rows(const std::string& dataset, std::int64_t row_begin,
   detail::h5_silence();
   const std::size_t d = m.index_of(dataset);
   const DatasetSpec& spec = m.schema.datasets[d];
-  if (spec.dtype != Dtype::f32 && spec.dtype != Dtype::f16)
-    throw UsageError("dataset '" + dataset + "' is " + dtype_name(spec.dtype) + "; float data needs f32 or f16");
+  if (spec.type != ElementType::f32 && spec.type != ElementType::f16)
+    throw UsageError("dataset '" + dataset + "' is " + element_type_name(spec.type) + "; float data needs f32 or f16");
   m.check_range(spec, row_begin, rows);
   const std::int64_t per_row = spec.values_per_row();
   m.for_each_piece(d, row_begin, rows, [&](std::int64_t row, std::int64_t n, std::int64_t offset) {
     const float* src = data + offset * per_row;
-    if (spec.dtype == Dtype::f32) return m.write_piece(d, row, n, src);
+    if (spec.type == ElementType::f32) return m.write_piece(d, row, n, src);
     m.half_scratch.resize(std::size_t(n * per_row));
     floats_to_halves(src, m.half_scratch.data(), m.half_scratch.size());
     m.write_piece(d, row, n, m.half_scratch.data());
@@ -109,8 +109,8 @@ void CacheWriter::write_rows(const std::string& dataset, std::int64_t row_begin,
   detail::h5_silence();
   const std::size_t d = m.index_of(dataset);
   const DatasetSpec& spec = m.schema.datasets[d];
-  if (spec.dtype != Dtype::i64)
-    throw UsageError("dataset '" + dataset + "' is " + dtype_name(spec.dtype) + "; int64 data needs i64");
+  if (spec.type != ElementType::i64)
+    throw UsageError("dataset '" + dataset + "' is " + element_type_name(spec.type) + "; int64 data needs i64");
   m.check_range(spec, row_begin, rows);
   const std::int64_t per_row = spec.values_per_row();
   m.for_each_piece(d, row_begin, rows, [&](std::int64_t row, std::int64_t n, std::int64_t offset) {
@@ -125,8 +125,8 @@ void CacheWriter::write_strings(const std::string& dataset, std::int64_t row_beg
   detail::h5_silence();
   const std::size_t d = m.index_of(dataset);
   const DatasetSpec& spec = m.schema.datasets[d];
-  if (spec.dtype != Dtype::str)
-    throw UsageError("dataset '" + dataset + "' is " + dtype_name(spec.dtype) + "; strings need str");
+  if (spec.type != ElementType::str)
+    throw UsageError("dataset '" + dataset + "' is " + element_type_name(spec.type) + "; strings need str");
   m.check_range(spec, row_begin, rows);
   const std::size_t width = std::size_t(spec.width);
   for (std::int64_t i = 0; i < rows; ++i)

@@ -150,13 +150,10 @@ FileSummary describe(const std::string& path) {
   j["complete"] = nullptr;
   j["chunks_done"] = nullptr;
   j["chunks_total"] = nullptr;
-  const AttrValue* format = attrs.find("format");
-  if (format && std::holds_alternative<std::string>(*format) && std::get<std::string>(*format) == detail::kFormatName) {
-    j["format"] = detail::kFormatName;
-    j["format_version"] = attrs.get_int("format_version");
-    const AttrValue* complete = attrs.find("complete");
-    j["complete"] =
-        complete && std::holds_alternative<std::int64_t>(*complete) && std::get<std::int64_t>(*complete) == 1;
+  if (detail::is_cache_format(attrs)) {
+    j["format"] = cache_names::kCacheFormat;
+    j["format_version"] = attrs.get_int(cache_names::attr::kFormatVersion);
+    j["complete"] = detail::is_finalized(attrs);
     const auto flags = detail::read_complete_flags(file.get(), path);
     std::int64_t done = 0;
     for (auto f : flags) done += f ? 1 : 0;

@@ -6,7 +6,7 @@ RowSelection select_rows(hid_t dataset, const DatasetSpec& spec, std::int64_t be
                          const H5Where& where) {
   RowSelection s;
   s.file = h5_own(H5Dget_space(dataset), H5Kind::dataspace, "H5Dget_space", where);
-  const int rank = spec.dtype != Dtype::str && spec.width > 0 ? 2 : 1;
+  const int rank = spec.type != ElementType::str && spec.width > 0 ? 2 : 1;
   const hsize_t start[2] = {hsize_t(begin), 0};
   const hsize_t shape[2] = {hsize_t(count), hsize_t(spec.width)};
   h5_check(H5Sselect_hyperslab(s.file.get(), H5S_SELECT_SET, start, nullptr, shape, nullptr), "H5Sselect_hyperslab",

@@ -95,40 +95,40 @@ H5Handle h5_vlen_string_type() {
 }
 
 H5Handle h5_file_type(const DatasetSpec& spec) {
-  switch (spec.dtype) {
-    case Dtype::f32: return copy_type(H5T_IEEE_F32LE);
-    case Dtype::f16: return h5_half_type();
-    case Dtype::i64: return copy_type(H5T_STD_I64LE);
-    case Dtype::str: return h5_fixed_string_type(spec.width);
+  switch (spec.type) {
+    case ElementType::f32: return copy_type(H5T_IEEE_F32LE);
+    case ElementType::f16: return h5_half_type();
+    case ElementType::i64: return copy_type(H5T_STD_I64LE);
+    case ElementType::str: return h5_fixed_string_type(spec.width);
   }
-  throw Error("h5_file_type: bad dtype");
+  throw Error("h5_file_type: bad element type");
 }
 
 H5Handle h5_memory_type(const DatasetSpec& spec) {
-  switch (spec.dtype) {
-    case Dtype::f32: return copy_type(H5T_NATIVE_FLOAT);
-    case Dtype::f16: return h5_half_type();  // buffers hold binary16 bits (x86/ARM are little-endian)
-    case Dtype::i64: return copy_type(H5T_NATIVE_INT64);
-    case Dtype::str: return h5_fixed_string_type(spec.width);
+  switch (spec.type) {
+    case ElementType::f32: return copy_type(H5T_NATIVE_FLOAT);
+    case ElementType::f16: return h5_half_type();  // buffers hold binary16 bits (x86/ARM are little-endian)
+    case ElementType::i64: return copy_type(H5T_NATIVE_INT64);
+    case ElementType::str: return h5_fixed_string_type(spec.width);
   }
-  throw Error("h5_memory_type: bad dtype");
+  throw Error("h5_memory_type: bad element type");
 }
 
-bool dtype_of_h5_type(hid_t type, Dtype* dtype, std::int64_t* str_width) {
+bool element_type_of_h5_type(hid_t type, ElementType* type_out, std::int64_t* str_width) {
   const std::size_t size = H5Tget_size(type);
   switch (H5Tget_class(type)) {
     case H5T_FLOAT:
-      if (size == 4) *dtype = Dtype::f32;
-      else if (size == 2) *dtype = Dtype::f16;
+      if (size == 4) *type_out = ElementType::f32;
+      else if (size == 2) *type_out = ElementType::f16;
       else return false;
       return true;
     case H5T_INTEGER:
       if (size != 8 || H5Tget_sign(type) != H5T_SGN_2) return false;
-      *dtype = Dtype::i64;
+      *type_out = ElementType::i64;
       return true;
     case H5T_STRING:
       if (H5Tis_variable_str(type) != 0) return false;
-      *dtype = Dtype::str;
+      *type_out = ElementType::str;
       *str_width = std::int64_t(size);
       return true;
     default:

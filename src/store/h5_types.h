@@ -1,5 +1,5 @@
 #pragma once
-// fathom dtypes <-> HDF5 datatypes, and typed attribute I/O.
+// fathom element types <-> HDF5 datatypes, and typed attribute I/O.
 #include <string>
 
 #include "fathom/store/schema.h"
@@ -20,9 +20,9 @@ H5Handle h5_file_type(const DatasetSpec& spec);
 // (we convert ourselves), int64, fixed strings.
 H5Handle h5_memory_type(const DatasetSpec& spec);
 
-// The fathom dtype of an HDF5 type, or false if it has none (e.g. uint8).
+// The fathom element type of an HDF5 type, or false if it has none (e.g. uint8).
 // For strings, width = string size in bytes (variable-length: false).
-bool dtype_of_h5_type(hid_t type, Dtype* dtype, std::int64_t* str_width);
+bool element_type_of_h5_type(hid_t type, ElementType* type_out, std::int64_t* str_width);
 
 // "f32", "f16", "int64", "uint8", "string[12]", "vlen string", "compound"...
 std::string h5_type_text(hid_t type);

@@ -9,8 +9,8 @@ RowBlocks::RowBlocks(const CacheReader& reader, const std::string& dataset, RowR
                      std::size_t memory_budget_bytes)
     : reader_(&reader), dataset_(dataset), rows_(rows), next_row_(rows.begin) {
   const DatasetSpec& spec = reader.dataset(dataset);
-  if (spec.dtype != Dtype::f32 && spec.dtype != Dtype::f16)
-    throw UsageError("RowBlocks: dataset '" + dataset + "' is " + dtype_name(spec.dtype) + ", not a float dataset");
+  if (spec.type != ElementType::f32 && spec.type != ElementType::f16)
+    throw UsageError("RowBlocks: dataset '" + dataset + "' is " + element_type_name(spec.type) + ", not a float dataset");
   if (rows.begin < 0 || rows.count < 0 || rows.end() > reader.rows())
     throw UsageError("RowBlocks: rows [" + std::to_string(rows.begin) + ", " + std::to_string(rows.end()) +
                      ") outside [0, " + std::to_string(reader.rows()) + ")");

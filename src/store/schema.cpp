@@ -5,6 +5,7 @@
 #include <set>
 
 #include "fathom/core/error.h"
+#include "fathom/store/cache_names.h"
 
 namespace fathom::store {
 namespace {
@@ -23,38 +24,36 @@ std::string list_text(const std::vector<T>& v, F&& item) {
   return s + "]";
 }
 
-constexpr std::int64_t kTargetChunkBytes = std::int64_t(2) << 20;
-
 }  // namespace
 
-const char* dtype_name(Dtype t) {
+const char* element_type_name(ElementType t) {
   switch (t) {
-    case Dtype::f32: return "f32";
-    case Dtype::f16: return "f16";
-    case Dtype::i64: return "i64";
-    case Dtype::str: return "str";
+    case ElementType::f32: return "f32";
+    case ElementType::f16: return "f16";
+    case ElementType::i64: return "i64";
+    case ElementType::str: return "str";
   }
   return "?";
 }
 
-Dtype dtype_from_name(const std::string& name) {
-  for (Dtype t : {Dtype::f32, Dtype::f16, Dtype::i64, Dtype::str})
-    if (name == dtype_name(t)) return t;
+ElementType element_type_from_name(const std::string& name) {
+  for (ElementType t : {ElementType::f32, ElementType::f16, ElementType::i64, ElementType::str})
+    if (name == element_type_name(t)) return t;
   throw UsageError("unknown store dtype '" + name + "' (expected f32, f16, i64 or str)");
 }
 
-std::size_t dtype_size(Dtype t, std::int64_t width) {
+std::size_t element_size(ElementType t, std::int64_t width) {
   switch (t) {
-    case Dtype::f32: return 4;
-    case Dtype::f16: return 2;
-    case Dtype::i64: return 8;
-    case Dtype::str: return std::size_t(width);
+    case ElementType::f32: return 4;
+    case ElementType::f16: return 2;
+    case ElementType::i64: return 8;
+    case ElementType::str: return std::size_t(width);
   }
   return 0;
 }
 
 std::int64_t DatasetSpec::row_bytes() const {
-  return std::int64_t(dtype_size(dtype, width)) * values_per_row();
+  return std::int64_t(element_size(type, width)) * values_per_row();
 }
 
 const char* attr_type_name(const AttrValue& v) {
@@ -118,9 +117,9 @@ const std::vector<double>& Attributes::get_doubles(const std::string& name) cons
 }
 
 bool is_reserved_attribute(const std::string& name) {
-  static const std::set<std::string> reserved = {"format",     "format_version", "rows_per_chunk",
-                                                 "created_at", "fathom_version", "complete"};
-  return reserved.count(name) != 0;
+  for (const char* reserved : cache_names::attr::kReserved)
+    if (name == reserved) return true;
+  return false;
 }
 
 const DatasetSpec* CacheSchema::find(const std::string& name) const {
@@ -136,11 +135,21 @@ const DatasetSpec& CacheSchema::dataset(const std::string& name) const {
   throw UsageError("no dataset '" + name + "' in the cache schema (have: " + known + ")");
 }
 
+std::int64_t rows_per_chunk_for(std::int64_t rows, std::int64_t widest_row_bytes, const ChunkPolicy& policy) {
+  const std::int64_t multiple = std::max<std::int64_t>(1, policy.row_multiple);
+  const std::int64_t min_chunks = std::max<std::int64_t>(1, policy.min_chunks);
+  const std::int64_t row_bytes = std::max<std::int64_t>(1, widest_row_bytes);
+  const std::int64_t total = std::max<std::int64_t>(1, rows);
+  auto round_up = [multiple](std::int64_t n) { return (n + multiple - 1) / multiple * multiple; };
+  const std::int64_t by_size = std::max<std::int64_t>(1, policy.target_bytes / row_bytes / multiple) * multiple;
+  const std::int64_t by_spread = round_up((total + min_chunks - 1) / min_chunks);
+  return std::min(total, std::max(multiple, std::min(by_size, by_spread)));
+}
+
 std::int64_t auto_rows_per_chunk(const CacheSchema& schema) {
   std::int64_t widest = 1;
   for (const auto& d : schema.datasets) widest = std::max(widest, d.row_bytes());
-  const std::int64_t rows = std::max<std::int64_t>(schema.rows, 1);
-  return std::clamp<std::int64_t>(kTargetChunkBytes / widest, 1, rows);
+  return rows_per_chunk_for(schema.rows, widest, schema.chunk_policy);
 }
 
 CacheSchema resolved(const CacheSchema& schema) {
@@ -150,13 +159,19 @@ CacheSchema resolved(const CacheSchema& schema) {
     throw UsageError("cache schema: rows_per_chunk must be >= 0, got " + std::to_string(schema.rows_per_chunk));
   std::set<std::string> names;
   for (const auto& d : schema.datasets) {
-    if (d.name.empty() || d.name.find('/') != std::string::npos || d.name == "complete" || d.name == ".")
+    if (d.name.empty() || d.name.find('/') != std::string::npos || d.name == cache_names::dataset::kComplete ||
+        d.name == ".")
       throw UsageError("cache schema: invalid dataset name '" + d.name + "'");
     if (!names.insert(d.name).second) throw UsageError("cache schema: duplicate dataset '" + d.name + "'");
     if (d.width < 0) throw UsageError("cache schema: dataset '" + d.name + "' has negative width");
-    if (d.dtype == Dtype::str && d.width < 1)
+    if (d.type == ElementType::str && d.width < 1)
       throw UsageError("cache schema: string dataset '" + d.name + "' needs width >= 1 (max bytes per string)");
   }
+  const ChunkPolicy& policy = schema.chunk_policy;
+  if (policy.target_bytes < 1 || policy.row_multiple < 1 || policy.min_chunks < 1)
+    throw UsageError("cache schema: chunk policy needs target_bytes, row_multiple and min_chunks >= 1, got " +
+                     std::to_string(policy.target_bytes) + ", " + std::to_string(policy.row_multiple) + ", " +
+                     std::to_string(policy.min_chunks));
   for (const auto& [name, value] : schema.attributes.values())
     if (is_reserved_attribute(name))
       throw UsageError("cache schema: attribute '" + name + "' is managed by the cache writer");

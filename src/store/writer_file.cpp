@@ -7,6 +7,9 @@
 namespace fathom::store::detail {
 namespace {
 
+namespace attr = cache_names::attr;
+using cache_names::dataset::kComplete;
+
 H5Handle plist(hid_t cls, const H5Where& where) {
   return h5_own(H5Pcreate(cls), H5Kind::plist, "H5Pcreate", where);
 }
@@ -37,7 +40,7 @@ H5Handle dataset_access(const H5Where& where) {
 
 H5Handle create_dataset(hid_t file, const std::string& path, const DatasetSpec& spec, const CacheSchema& schema) {
   const H5Where where{path, spec.name};
-  const bool two_d = spec.dtype != Dtype::str && spec.width > 0;
+  const bool two_d = spec.type != ElementType::str && spec.width > 0;
   const int rank = two_d ? 2 : 1;
   const hsize_t dims[2] = {hsize_t(schema.rows), hsize_t(spec.width)};
   const hsize_t chunk[2] = {hsize_t(schema.rows_per_chunk), hsize_t(spec.width)};
@@ -59,7 +62,7 @@ H5Handle create_dataset(hid_t file, const std::string& path, const DatasetSpec& 
 }
 
 H5Handle create_complete(hid_t file, const std::string& path, const CacheSchema& schema) {
-  const H5Where where{path, kCompleteName};
+  const H5Where where{path, kComplete};
   const hsize_t dims[1] = {hsize_t(num_chunks(schema.rows, schema.rows_per_chunk))};
   H5Handle space = h5_own(H5Screate_simple(1, dims, nullptr), H5Kind::dataspace, "H5Screate_simple", where);
   H5Handle dcpl = plist(H5P_DATASET_CREATE, where);
@@ -71,7 +74,7 @@ H5Handle create_complete(hid_t file, const std::string& path, const CacheSchema&
   h5_check(H5Pset_fill_value(dcpl.get(), H5T_NATIVE_UINT8, &zero), "H5Pset_fill_value", where);
   h5_check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_ALLOC), "H5Pset_fill_time", where);
   h5_check(H5Pset_obj_track_times(dcpl.get(), false), "H5Pset_obj_track_times", where);
-  return h5_own(H5Dcreate2(file, kCompleteName, H5T_STD_U8LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+  return h5_own(H5Dcreate2(file, kComplete, H5T_STD_U8LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
                 H5Kind::dataset, "H5Dcreate", where);
 }
 
@@ -91,12 +94,12 @@ WriterFile create_writer_file(const std::string& path, const CacheSchema& schema
   f.complete = create_complete(f.file.get(), path, schema);
 
   Attributes attrs = schema.attributes;
-  attrs.set("format", kFormatName);
-  attrs.set("format_version", kFormatVersion);
-  attrs.set("rows_per_chunk", schema.rows_per_chunk);
-  attrs.set("created_at", created_at);
-  attrs.set("fathom_version", FATHOM_VERSION_STRING);
-  attrs.set("complete", 0);
+  attrs.set(attr::kFormat, cache_names::kCacheFormat);
+  attrs.set(attr::kFormatVersion, cache_names::kCacheFormatVersion);
+  attrs.set(attr::kRowsPerChunk, schema.rows_per_chunk);
+  attrs.set(attr::kCreatedAt, created_at);
+  attrs.set(attr::kFathomVersion, FATHOM_VERSION_STRING);
+  attrs.set(attr::kComplete, 0);
   for (const auto& [name, value] : attrs.values()) write_attribute(f.file.get(), name, value, where);
   // From here on the file is a valid, empty cache on disk.
   h5_check(H5Fflush(f.file.get(), H5F_SCOPE_GLOBAL), "H5Fflush", where);
@@ -114,8 +117,8 @@ WriterFile open_writer_file(const std::string& path, const CacheSchema& schema, 
     f.datasets.push_back(
         h5_own(H5Dopen2(f.file.get(), spec.name.c_str(), dapl.get()), H5Kind::dataset, "H5Dopen", w));
   }
-  f.complete = h5_own(H5Dopen2(f.file.get(), kCompleteName, H5P_DEFAULT), H5Kind::dataset, "H5Dopen",
-                      {path, kCompleteName});
+  f.complete =
+      h5_own(H5Dopen2(f.file.get(), kComplete, H5P_DEFAULT), H5Kind::dataset, "H5Dopen", {path, kComplete});
   return f;
 }
 

@@ -10,7 +10,8 @@
 #include "fathom/core/error.h"
 #include "fathom/data/tokenizer_factory.h"
 #include "fathom/data/vocab.h"
-#include "fathom/grads/cache.h"
+#include "fathom/grads/cache_build.h"
+#include "fathom/grads/cache_info.h"
 #include "fathom/model/builtin.h"
 #include "fathom/model/bundle.h"
 #include "fathom/store/cache_reader.h"
@@ -140,7 +141,7 @@ TEST_F(CacheInfoTest, RankBlocksCoverEveryRowOnceAcrossRanks) {
 TEST_F(CacheInfoTest, ReadCacheInfoRefusesOtherCaches) {
   store::CacheSchema schema;
   schema.rows = 4;
-  schema.datasets = {{"x", 2, store::Dtype::f32}};
+  schema.datasets = {{"x", 2, store::ElementType::f32}};
   const std::string path = (dir_ / "other.h5").string();
   {
     auto w = store::CacheWriter::create(path, schema, *comm_);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fathom/core/error.h"
+#include "fathom/data/example.h"
 #include "fathom/grads/param_layout.h"
 #include "fathom/grads/per_example.h"
 #include "fathom/model/batching.h"
@@ -253,7 +254,7 @@ TEST_P(PerArchitecture, SelectingFewParametersLeavesEveryParameterRequiringGrad)
   auto got = pe.compute(batch, LossTarget::gold);
   for (auto& [name, t] : m->named_parameters()) EXPECT_TRUE(t.requires_grad()) << name;
   EXPECT_LE(rel_err(got.gradients, naive_reference(*m, "classifier", batch, /*predicted=*/false).gradients), kTol);
-  batch.labels[1] = model::kNoLabel;
+  batch.labels[1] = data::kNoLabel;
   EXPECT_THROW(pe.compute(batch, LossTarget::gold), InputError);
   for (auto& [name, t] : m->named_parameters()) EXPECT_TRUE(t.requires_grad()) << name << " after a throw";
 }
@@ -273,7 +274,7 @@ TEST_P(PerArchitecture, PutsTheModelInEvalMode) {
 TEST_P(PerArchitecture, GoldTargetWithAMissingLabelIsAnInputErrorNamingTheRow) {
   auto m = double_model(GetParam());
   auto batch = ragged_batch(m->vocab_size());
-  batch.labels[1] = model::kNoLabel;
+  batch.labels[1] = data::kNoLabel;
   batch.rows = {40, 41, 42};
   for (auto method : {GradientMethod::vectorised, GradientMethod::loop}) {
     PerExampleGradients pe(*m, ParamLayout::select(*m, "classifier"), nullptr, method);
@@ -318,7 +319,7 @@ TEST(LossTargets, GoldPredictedAndMissing) {
   EXPECT_TRUE(torch::equal(loss_targets(batch, logits, LossTarget::gold), batch.labels));
   EXPECT_TRUE(torch::equal(loss_targets(batch, logits, LossTarget::predicted),
                            torch::tensor({1, 0, 2}, torch::kLong)));
-  batch.labels[2] = model::kNoLabel;
+  batch.labels[2] = data::kNoLabel;
   EXPECT_THROW(loss_targets(batch, logits, LossTarget::gold), InputError);
   EXPECT_TRUE(torch::equal(loss_targets(batch, logits, LossTarget::predicted),
                            torch::tensor({1, 0, 2}, torch::kLong)));

@@ -154,7 +154,7 @@ TEST_F(StoreResume, DifferentAttributeIsRefusedAndFileUntouched) {
   s.datasets[4].width = 9;
   expect_refused(s, "dataset features: file has f32[8], this run has f32[9]");
   s = schema;
-  s.datasets[5].dtype = Dtype::f32;
+  s.datasets[5].type = ElementType::f32;
   expect_refused(s, "dataset gradients: file has f16[12], this run has f32[12]");
   s = schema;
   s.rows = kRows + 1;

@@ -99,7 +99,7 @@ TEST_F(StoreRoundTrip, AllDtypesAndAttributes) {
 TEST_F(StoreRoundTrip, EmptyAndEdgeAttributeValues) {
   CacheSchema s;
   s.rows = 3;
-  s.datasets = {{"x", 0, Dtype::f32}};
+  s.datasets = {{"x", 0, ElementType::f32}};
   s.attributes.set("empty_string", "");
   s.attributes.set("empty_list", std::vector<std::string>{});
   s.attributes.set("unicode", "Zürich – 東京");
@@ -165,14 +165,38 @@ TEST_F(StoreRoundTrip, WriterRefusesMisuse) {
   }
 }
 
-TEST_F(StoreRoundTrip, CreateFailsWithHdf5Message) {
+TEST_F(StoreRoundTrip, CreateWhereNoFileCanBeIsAnInputError) {
+  // Checked before HDF5 is asked: the user's mistake, exit code 2.
+  const std::string missing_dir = dir.file("no/such/dir/cache.h5");
   try {
-    CacheWriter::create(dir.file("no/such/dir/cache.h5"), example_schema(kRows, kRpc), *comm);
-    FAIL();
+    CacheWriter::create(missing_dir, example_schema(kRows, kRpc), *comm);
+    FAIL() << "created a cache in a directory that does not exist";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(missing_dir), std::string::npos) << what;
+    EXPECT_NE(what.find("does not exist"), std::string::npos) << what;
+    EXPECT_EQ(exit_code_for(e), 2);
+  }
+  try {
+    CacheWriter::create(dir.path().string(), example_schema(kRows, kRpc), *comm);
+    FAIL() << "created a cache over a directory";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(StoreRoundTrip, CreateFailsWithHdf5Message) {
+  // HDF5 refuses to truncate a file this process has open: its error stack
+  // reaches the message.
+  const std::string path = dir.file("open.h5");
+  CacheWriter open = CacheWriter::create(path, example_schema(kRows, kRpc), *comm);
+  try {
+    CacheWriter::create(path, example_schema(kRows, kRpc), *comm);
+    FAIL() << "truncated a cache another writer has open";
   } catch (const Error& e) {
     const std::string what = e.what();
     EXPECT_NE(what.find("H5Fcreate"), std::string::npos) << what;
-    EXPECT_NE(what.find("no/such/dir/cache.h5"), std::string::npos) << what;
+    EXPECT_NE(what.find(path), std::string::npos) << what;
   }
 }
 

@@ -49,12 +49,12 @@ TEST(StoreSchema, ShardRowsCoverEverything) {
 TEST(StoreSchema, AutoRowsPerChunkTargetsMebibytes) {
   CacheSchema s;
   s.rows = 1000000;
-  s.datasets = {{"g", 4096, Dtype::f32}, {"l", 0, Dtype::i64}};
+  s.datasets = {{"g", 4096, ElementType::f32}, {"l", 0, ElementType::i64}};
   const std::int64_t rpc = auto_rows_per_chunk(s);
   EXPECT_EQ(rpc, 128);  // 128 rows x 16 KiB = 2 MiB
   s.rows = 50;
   EXPECT_EQ(auto_rows_per_chunk(s), 50);
-  s.datasets = {{"huge", 10000000, Dtype::f32}};
+  s.datasets = {{"huge", 10000000, ElementType::f32}};
   s.rows = 10;
   EXPECT_EQ(auto_rows_per_chunk(s), 1);
   EXPECT_EQ(resolved(s).rows_per_chunk, 1);
@@ -70,10 +70,10 @@ TEST(StoreSchema, ResolvedRejectsBadSchemas) {
   };
   bad([](CacheSchema& s) { s.rows = 0; });
   bad([](CacheSchema& s) { s.datasets.clear(); });
-  bad([](CacheSchema& s) { s.datasets.push_back({"labels", 0, Dtype::i64}); });
-  bad([](CacheSchema& s) { s.datasets.push_back({"a/b", 0, Dtype::i64}); });
-  bad([](CacheSchema& s) { s.datasets.push_back({"complete", 0, Dtype::i64}); });
-  bad([](CacheSchema& s) { s.datasets.push_back({"s", 0, Dtype::str}); });
+  bad([](CacheSchema& s) { s.datasets.push_back({"labels", 0, ElementType::i64}); });
+  bad([](CacheSchema& s) { s.datasets.push_back({"a/b", 0, ElementType::i64}); });
+  bad([](CacheSchema& s) { s.datasets.push_back({"complete", 0, ElementType::i64}); });
+  bad([](CacheSchema& s) { s.datasets.push_back({"s", 0, ElementType::str}); });
   bad([](CacheSchema& s) { s.attributes.set("format_version", 2); });
   bad([](CacheSchema& s) { s.rows_per_chunk = -1; });
   CacheSchema big = good;

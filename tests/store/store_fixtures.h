@@ -22,9 +22,9 @@ inline CacheSchema example_schema(std::int64_t rows, std::int64_t rows_per_chunk
   CacheSchema s;
   s.rows = rows;
   s.rows_per_chunk = rows_per_chunk;
-  s.datasets = {{"ids", kIdWidth, Dtype::str},       {"labels", 0, Dtype::i64},
-                {"predictions", 0, Dtype::i64},      {"losses", 0, Dtype::f32},
-                {"features", kFeatures, Dtype::f32}, {"gradients", kGradients, Dtype::f16}};
+  s.datasets = {{"ids", kIdWidth, ElementType::str},       {"labels", 0, ElementType::i64},
+                {"predictions", 0, ElementType::i64},      {"losses", 0, ElementType::f32},
+                {"features", kFeatures, ElementType::f32}, {"gradients", kGradients, ElementType::f16}};
   s.attributes.set("model_sha256", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
   s.attributes.set("parameter_names", std::vector<std::string>{"encoder.weight", "classifier.bias"});
   s.attributes.set("parameter_shapes", std::vector<std::int64_t>{4, 3, 0, 3});

@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   fathom::store::CacheSchema schema;
   const std::int64_t elem = dtype == "f16" ? 2 : 4;
   schema.rows = (mib << 20) / (width * elem);
-  schema.datasets = {{"gradients", width, fathom::store::dtype_from_name(dtype)}};
+  schema.datasets = {{"gradients", width, fathom::store::element_type_from_name(dtype)}};
   const std::int64_t rpc = fathom::store::resolved(schema).rows_per_chunk;
   const std::string path = dir + "/store_bench.h5", plain = dir + "/store_bench." + std::to_string(rank) + ".bin";
   std::vector<float> block(std::size_t(rpc * width));

@@ -16,7 +16,8 @@
 // because the contract fixes logits = features Wᵀ + b. Parameters no tap
 // recorded (e.g. inside a TorchScript encoder) fall back to one backward per
 // example; the split is logged on the first batch and reported by
-// loop_parameters(). With a FactorisedProjector (logra) the factorised path
+// loop_parameters(); which parameters take which path is decided once per
+// model, on that first batch. With a FactorisedProjector (logra) the factorised path
 // projects δ and a first, so the [r,c] gradient is never formed.
 // Method "loop": the naive baseline, one forward and backward per example,
 // each example alone and unpadded (benchmarks, tests).
@@ -25,12 +26,14 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "fathom/grads/param_layout.h"
 #include "fathom/grads/projection.h"
 #include "fathom/model/model.h"
+#include "fathom/model/taps.h"
 
 namespace fathom::grads {
 
@@ -49,6 +52,17 @@ struct ExampleGradients {
   torch::Tensor predictions;  // [B]   int64, argmax of logits
   torch::Tensor gradients;    // [B,D] or [B,k] with a projector; model dtype and device
 };
+
+namespace detail {
+// Which parameters of a layout the layer taps cover. It depends on the
+// model, not on the batch, so it is worked out on the first vectorised batch
+// and kept.
+struct TapCoverage {
+  std::vector<int> loop;                  // layout indices no tap covers: one backward per example
+  bool classifier_from_contract = false;  // classifier untapped: logits = features Wᵀ + b gives it
+  int classifier_weight = -1, classifier_bias = -1;  // layout indices, -1 if not selected
+};
+}  // namespace detail
 
 class PerExampleGradients {
  public:
@@ -70,13 +84,19 @@ class PerExampleGradients {
  private:
   ExampleGradients compute_vectorised(const model::Batch& batch, LossTarget target);
   ExampleGradients compute_loop(const model::Batch& batch, LossTarget target);
+  // The coverage, computed from the first batch's tap calls (and logged).
+  const detail::TapCoverage& coverage(const std::vector<model::TapCall>& calls);
+  // [B, D] rows holding the gradients of the `loop` parameters (layout
+  // indices), one forward and backward per example; zeros elsewhere.
+  torch::Tensor per_example_loop(const model::Batch& batch, const torch::Tensor& targets, const std::vector<int>& loop,
+                                 const torch::TensorOptions& opts);
 
   model::Model* model_;
   ParamLayout layout_;
   const Projector* projector_;
   GradientMethod method_;
   std::vector<std::string> loop_names_;
-  bool reported_ = false;
+  std::optional<detail::TapCoverage> coverage_;  // vectorised: set by the first batch
 };
 
 // Target labels for a batch: gold labels (checked) or argmax of `logits`.

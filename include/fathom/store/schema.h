@@ -2,7 +2,8 @@
 // What a fathom cache file holds: N rows (training examples) of several
 // datasets that share one row chunking, plus typed root attributes.
 //
-// File layout (format "fathom.cache", format_version 1; see cache_writer.h):
+// File layout (format "fathom.cache", format_version 1; see cache_writer.h;
+// every name is in cache_names.h):
 //   /<name>     one dataset per DatasetSpec: [rows] (width 0) or
 //               [rows, width]; chunked by rows_per_chunk rows, uncompressed.
 //   /complete   uint8 [num_chunks]: 1 once every dataset of that row-chunk
@@ -18,26 +19,27 @@
 
 namespace fathom::store {
 
-// Element type in the file. f16 is IEEE binary16 (h5py: float16), filled
-// from and read into float. str is a fixed-length UTF-8 string of `width`
-// bytes, null-padded (h5py: bytes, dtype "S<width>"); fixed length because
-// parallel HDF5 cannot write variable-length data.
-enum class Dtype { f32, f16, i64, str };
+// Element type of a dataset in the file (named apart from comm::DType, the
+// element type of a collective). f16 is IEEE binary16 (h5py: float16),
+// filled from and read into float. str is a fixed-length UTF-8 string of
+// `width` bytes, null-padded (h5py: bytes, dtype "S<width>"); fixed length
+// because parallel HDF5 cannot write variable-length data.
+enum class ElementType { f32, f16, i64, str };
 
-const char* dtype_name(Dtype t);                    // "f32" | "f16" | "i64" | "str"
-Dtype dtype_from_name(const std::string& name);     // throws UsageError
-std::size_t dtype_size(Dtype t, std::int64_t width);  // bytes of one element (str: width)
+const char* element_type_name(ElementType t);                 // "f32" | "f16" | "i64" | "str"
+ElementType element_type_from_name(const std::string& name);  // throws UsageError
+std::size_t element_size(ElementType t, std::int64_t width);  // bytes of one element (str: width)
 
 struct DatasetSpec {
-  std::string name;        // HDF5 name under "/": no '/', not "complete"
+  std::string name;        // HDF5 name under "/": no '/', not cache_names::kCompleteDataset
   std::int64_t width = 0;  // 0: 1-D [rows]; else [rows, width]. str: max bytes per string (>= 1)
-  Dtype dtype = Dtype::f32;
+  ElementType type = ElementType::f32;
 
   // Values per row in memory: width for 2-D, 1 for 1-D and for str.
-  std::int64_t values_per_row() const { return dtype == Dtype::str || width == 0 ? 1 : width; }
+  std::int64_t values_per_row() const { return type == ElementType::str || width == 0 ? 1 : width; }
   // Bytes per row in the file.
   std::int64_t row_bytes() const;
-  bool operator==(const DatasetSpec& o) const { return name == o.name && width == o.width && dtype == o.dtype; }
+  bool operator==(const DatasetSpec& o) const { return name == o.name && width == o.width && type == o.type; }
   bool operator!=(const DatasetSpec& o) const { return !(*this == o); }
 };
 
@@ -86,9 +88,8 @@ class Attributes {
   std::map<std::string, AttrValue> values_;  // sorted: stable messages and output
 };
 
-// Attribute names the writer manages itself; a schema must not set them.
-//   format "fathom.cache", format_version 1, rows_per_chunk,
-//   created_at (UTC ISO 8601), fathom_version, complete (0/1).
+// Attribute names the writer manages itself (cache_names::kReservedAttributes);
+// a schema must not set them.
 bool is_reserved_attribute(const std::string& name);
 
 // Half-open row interval [begin, begin + count).
@@ -99,11 +100,35 @@ struct RowRange {
   bool operator==(const RowRange& o) const { return begin == o.begin && count == o.count; }
 };
 
+// The one chunk-size policy: how rows_per_chunk is chosen when a schema
+// leaves it 0. A chunk is the unit of HDF5 I/O and of resuming, and a
+// writer may hold one in memory.
+struct ChunkPolicy {
+  // Bytes of the widest dataset per chunk. HDF5's sweet spot for
+  // uncompressed chunked I/O is 1-4 MiB.
+  std::int64_t target_bytes = std::int64_t(2) << 20;
+  // Rows per chunk are a multiple of this (e.g. whole batches), >= 1.
+  std::int64_t row_multiple = 1;
+  // At least this many chunks when the rows allow (work for that many
+  // ranks, little to redo on a resume); 1 = no such floor.
+  std::int64_t min_chunks = 1;
+};
+
+// Rows per chunk for `rows` rows whose widest dataset row takes
+// `widest_row_bytes`: about policy.target_bytes per chunk, rounded down to a
+// multiple of row_multiple (at least one multiple), lowered so there are at
+// least min_chunks chunks (not below one multiple), and at most `rows`
+// (at least 1). Independent of the number of ranks, so a cache may be
+// resumed with another rank count.
+std::int64_t rows_per_chunk_for(std::int64_t rows, std::int64_t widest_row_bytes, const ChunkPolicy& policy);
+
 struct CacheSchema {
   std::int64_t rows = 0;  // >= 1
   std::vector<DatasetSpec> datasets;
   // Rows per HDF5 chunk, shared by every dataset; 0 = auto_rows_per_chunk.
   std::int64_t rows_per_chunk = 0;
+  // How auto_rows_per_chunk chooses when rows_per_chunk is 0.
+  ChunkPolicy chunk_policy;
   Attributes attributes;  // caller's provenance (model sha256, projection, ...)
   // Attributes recorded for people but not compared when a cache is resumed
   // (paths: the same model or corpus may move; content attributes such as a
@@ -115,12 +140,12 @@ struct CacheSchema {
   const DatasetSpec& dataset(const std::string& name) const;
 };
 
-// Aim for chunks of the widest dataset of about 2 MiB (HDF5's sweet spot for
-// uncompressed chunked I/O is 1-4 MiB), at least 1 row, at most `rows`.
+// rows_per_chunk_for(schema.rows, widest row of schema.datasets, schema.chunk_policy).
 std::int64_t auto_rows_per_chunk(const CacheSchema& schema);
 // A copy with rows_per_chunk resolved; throws UsageError on an invalid
 // schema (rows < 1, bad or duplicate names, str width < 1, negative width,
-// reserved attribute names, no datasets).
+// reserved attribute names, no datasets, a chunk policy with
+// target_bytes, row_multiple or min_chunks < 1).
 CacheSchema resolved(const CacheSchema& schema);
 
 // Row-chunk arithmetic. Chunk i holds rows [i*rows_per_chunk, ...), the last

@@ -1,18 +1,21 @@
 #!/usr/bin/python3
 """`fathom cache` under a real mpirun, checked with h5py.
 
-  cache_mpi.py ranks       FATHOM WORKDIR MPIRUN [MPIRUN FLAGS...]
-  cache_mpi.py kill_resume FATHOM WORKDIR MPIRUN [MPIRUN FLAGS...]
+  cache_mpi.py ranks       FATHOM KILLER WORKDIR MPIRUN [MPIRUN FLAGS...]
+  cache_mpi.py kill_resume FATHOM KILLER WORKDIR MPIRUN [MPIRUN FLAGS...]
+
+KILLER is tests/grads/mpi/cache_killer: `fathom cache` with the test-only
+fault hook (CacheOptions::after_batch) that SIGKILLs one rank after N batches.
 
 ranks:       -np 1, 2 and 3 (uneven shards at 3), one thread per rank, write
              bitwise identical datasets and the same attributes (created_at
              aside); 2 threads on one rank agree to float rounding.
-kill_resume: a rank (1, then 0) SIGKILLs itself mid-chunk through the test
-             hook FATHOM_TEST_KILL_AFTER_BATCHES; the file is left with some
-             but not all chunks complete; the same command again resumes it
-             (recomputing only the missing chunks) and the result is bitwise
-             identical to an uninterrupted run. Also: killed at 3 ranks,
-             resumed at 2.
+kill_resume: KILLER SIGKILLs a rank mid-chunk (the only rank of 1; rank 1,
+             then rank 0, of 2); the file is left with some but not all
+             chunks complete; `fathom cache` with the same options resumes
+             it (recomputing only the missing chunks) and the result is
+             bitwise identical to an uninterrupted run. Also: killed at 3
+             ranks, resumed at 2.
 
 Exit 77 (ctest SKIP_RETURN_CODE) when h5py is missing.
 """
@@ -33,10 +36,10 @@ except ImportError as e:  # pragma: no cover
 
 RUN_TIMEOUT = 120  # seconds per fathom/mpirun call; the ctest registration adds a hard limit on the whole script
 
-mode, FATHOM, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
-MPIRUN = sys.argv[4:]
+mode, FATHOM, KILLER, WORK = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+MPIRUN = sys.argv[5:]
 if not MPIRUN:
-    sys.exit("usage: cache_mpi.py ranks|kill_resume FATHOM WORKDIR MPIRUN [FLAGS...]")
+    sys.exit("usage: cache_mpi.py ranks|kill_resume FATHOM KILLER WORKDIR MPIRUN [FLAGS...]")
 
 failures = []
 
@@ -48,13 +51,10 @@ def check(cond, msg):
     return cond
 
 
-def run(args, np_=None, env_extra=None, expect_ok=True):
-    """Runs fathom (under mpirun -np np_ if given); returns (rc, output)."""
-    cmd = ([*MPIRUN, "-np", str(np_)] if np_ else []) + [FATHOM, *args]
+def run(args, np_=None, expect_ok=True, program=None):
+    """Runs fathom, or `program` (under mpirun -np np_ if given); returns (rc, output)."""
+    cmd = ([*MPIRUN, "-np", str(np_)] if np_ else []) + [program or FATHOM, *args]
     env = dict(os.environ)
-    for k in ("FATHOM_TEST_KILL_AFTER_BATCHES", "FATHOM_TEST_KILL_RANK"):
-        env.pop(k, None)
-    env.update(env_extra or {})
     t0 = time.monotonic()
     try:
         p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -64,8 +64,7 @@ def run(args, np_=None, env_extra=None, expect_ok=True):
         out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
         rc, out = 124, out + f"\n[timed out after {RUN_TIMEOUT}s]"
     label = " ".join(([f"np{np_}"] if np_ else []) + args[:1])
-    extra = " ".join(f"{k}={v}" for k, v in (env_extra or {}).items())
-    print(f"$ {extra} {' '.join(cmd)}\n  -> rc {rc} in {time.monotonic() - t0:.1f}s", flush=True)
+    print(f"$ {' '.join(cmd)}\n  -> rc {rc} in {time.monotonic() - t0:.1f}s", flush=True)
     if expect_ok and rc != 0:
         print(out)
         sys.exit(f"FAILED: {label} exited {rc}")
@@ -155,8 +154,9 @@ CHUNKS_RE = re.compile(r"(\d+) of (\d+) chunks computed")
 
 def kill_then_resume(args, ref, name, np_kill, kill_rank, np_resume):
     path = os.path.join(WORK, name + ".h5")
-    env = {"FATHOM_TEST_KILL_AFTER_BATCHES": "5", "FATHOM_TEST_KILL_RANK": str(kill_rank)}
-    rc, out = run(args + ["--out", path], np_=np_kill, env_extra=env, expect_ok=False)
+    at = args.index("cache")  # global options (--threads) before it, cache options after
+    killer_args = ["--kill-rank", str(kill_rank), "--kill-after-batches", "5"] + args[:at] + args[at + 1:] + ["--out", path]
+    rc, out = run(killer_args, np_=np_kill, expect_ok=False, program=KILLER)
     check(rc != 0 and rc != 124, f"{name}: the killed run exited {rc} (expected non-zero, not a timeout):\n{out}")
     if not check(os.path.exists(path), f"{name}: no file after the killed run"):
         return
@@ -183,10 +183,13 @@ def kill_then_resume(args, ref, name, np_kill, kill_rank, np_resume):
 
 def kill_resume():
     corpus, model = setup()
-    args = ["cache", "--model", model, "--corpus", corpus, "--params", "all", "--project", "logra:8:3",
-            "--rows-per-chunk", "64", "--batch", "16"]
+    # One thread per rank, so 1, 2 and 3 ranks compute bitwise the same rows
+    # (see ranks()) and every run can be compared with one reference.
+    args = ["--threads", "1", "cache", "--model", model, "--corpus", corpus, "--params", "all", "--project",
+            "logra:8:3", "--rows-per-chunk", "64", "--batch", "16"]
     ref = os.path.join(WORK, "reference.h5")
     run(args + ["--out", ref], np_=2)
+    kill_then_resume(args, ref, "kill_np1", np_kill=1, kill_rank=0, np_resume=1)
     kill_then_resume(args, ref, "kill_rank1_np2", np_kill=2, kill_rank=1, np_resume=2)
     kill_then_resume(args, ref, "kill_rank0_np2", np_kill=2, kill_rank=0, np_resume=2)
     # Resumed with another number of ranks (the chunk layout does not depend on it).

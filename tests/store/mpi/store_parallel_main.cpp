@@ -84,29 +84,29 @@ void expect_same_contents(const std::string& got_path, const std::string& want_p
   for (const DatasetSpec& d : want.schema().datasets) {
     EXPECT_EQ(got.dataset(d.name), d);
     const std::size_t values = std::size_t(n * d.values_per_row());
-    switch (d.dtype) {
-      case Dtype::f32: {
+    switch (d.type) {
+      case ElementType::f32: {
         std::vector<float> a(values), b(values);
         got.read_rows(d.name, 0, n, a.data());
         want.read_rows(d.name, 0, n, b.data());
         EXPECT_EQ(std::memcmp(a.data(), b.data(), values * 4), 0) << d.name;
         break;
       }
-      case Dtype::f16: {
+      case ElementType::f16: {
         std::vector<std::uint16_t> a(values), b(values);
         got.read_half_bits(d.name, 0, n, a.data());
         want.read_half_bits(d.name, 0, n, b.data());
         EXPECT_EQ(a, b) << d.name;
         break;
       }
-      case Dtype::i64: {
+      case ElementType::i64: {
         std::vector<std::int64_t> a(values), b(values);
         got.read_rows(d.name, 0, n, a.data());
         want.read_rows(d.name, 0, n, b.data());
         EXPECT_EQ(a, b) << d.name;
         break;
       }
-      case Dtype::str:
+      case ElementType::str:
         EXPECT_EQ(got.read_strings(d.name, 0, n), want.read_strings(d.name, 0, n)) << d.name;
         break;
     }
@@ -119,6 +119,35 @@ void expect_same_contents(const std::string& got_path, const std::string& want_p
       ASSERT_EQ(features[std::size_t(r * testing::kFeatures + c)], testing::feature_of(r, c));
   const auto ids = got.read_strings("ids", 0, n);
   for (std::int64_t r = 0; r < n; ++r) ASSERT_EQ(ids[std::size_t(r)], testing::id_of(r));
+}
+
+// What one rank's call threw.
+struct Thrown {
+  bool thrown = false;
+  ErrorKind kind = ErrorKind::Internal;
+  int exit_code = 0;
+  std::string what;
+};
+
+template <class F>
+Thrown thrown_by(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return {true, e.kind(), exit_code_for(e), describe(e)};
+  } catch (const std::exception& e) {
+    return {true, ErrorKind::Internal, exit_code_for(e), describe(e)};
+  }
+  return {};
+}
+
+// An input error on this rank, whichever rank found it: kind Input, exit
+// code 2, and the message (rank 0's problem) says `fragment`.
+void expect_input_error(const Thrown& t, const std::string& fragment) {
+  ASSERT_TRUE(t.thrown) << "no exception on rank " << g_comm->rank();
+  EXPECT_EQ(t.kind, ErrorKind::Input) << t.what;
+  EXPECT_EQ(t.exit_code, 2) << t.what;
+  EXPECT_NE(t.what.find(fragment), std::string::npos) << t.what;
 }
 
 TEST(storeMpi, EachRankWritesItsChunks) {
@@ -175,13 +204,8 @@ TEST(storeMpi, ResumeAfterInterruption) {
   if (rank == 0) before = file_bytes(path);
   CacheSchema other = schema;
   other.attributes.set("model_sha256", "beef");
-  bool refused = false;
-  try {
-    CacheWriter::open_for_resume(path, other, *g_comm);
-  } catch (const InputError& e) {
-    refused = std::string(e.what()).find("model_sha256: file has 9f86d08") != std::string::npos;
-  }
-  EXPECT_TRUE(refused);
+  const Thrown refused = thrown_by([&] { CacheWriter::open_for_resume(path, other, *g_comm); });
+  expect_input_error(refused, "model_sha256: file has 9f86d08");
   if (rank == 0) EXPECT_TRUE(file_bytes(path) == before);
 
   {
@@ -194,6 +218,28 @@ TEST(storeMpi, ResumeAfterInterruption) {
     write_reference(dir.file("reference.h5"), schema);
     expect_same_contents(path, dir.file("reference.h5"));
   }
+}
+
+// Rank 0 checks the output before any rank touches it; its InputError is
+// an InputError (exit code 2) on every rank, not an internal error (1).
+TEST(storeMpi, InputErrorOnRootIsAnInputErrorOnEveryRank) {
+  SharedDir dir("input_error");
+  const CacheSchema schema = testing::example_schema(kRows, kRpc);
+  // An existing file of another format: not resumable, and left as it was.
+  const std::string foreign = dir.file("notes.txt");
+  if (g_comm->rank() == 0) std::ofstream(foreign) << "not a cache";
+  g_comm->barrier();
+  expect_input_error(thrown_by([&] { CacheWriter::open_or_create(foreign, schema, *g_comm); }), "notes.txt");
+  if (g_comm->rank() == 0) EXPECT_EQ(file_bytes(foreign), "not a cache");
+  // A directory that does not exist.
+  expect_input_error(thrown_by([&] { CacheWriter::create(dir.file("missing/cache.h5"), schema, *g_comm); }),
+                     "does not exist");
+  // A directory where the file should be.
+  expect_input_error(thrown_by([&] { CacheWriter::create(dir.file(""), schema, *g_comm); }), "is a directory");
+  // And the communicator is still in step: a cache can be written after.
+  CacheWriter w = CacheWriter::create(dir.file("after.h5"), schema, *g_comm);
+  for (std::int64_t c : w.chunks_of_rank(g_comm->rank(), g_comm->size())) testing::write_example_chunk(w, c);
+  w.finalize();
 }
 
 TEST(storeMpi, FinalizeNeedsEveryRanksChunks) {

@@ -1,9 +1,9 @@
 #pragma once
-// The per-example gradient and representation cache (`fathom cache`): one
-// HDF5 file (store/schema.h layout, format "fathom.cache") with a row per
-// corpus record, in corpus order:
+// Building the per-example gradient and representation cache (`fathom
+// cache`): one HDF5 file (store/schema.h layout, format "fathom.cache") with
+// a row per corpus record, in corpus order. Names: store/cache_names.h.
 //   /ids          str   [N]     example ids (UTF-8, fixed width = longest id)
-//   /labels       i64   [N]     gold label index, -1 when the record has none
+//   /labels       i64   [N]     gold label index, data::kNoLabel (-1) when the record has none
 //   /targets      i64   [N]     label the loss used (gold or predicted)
 //   /predictions  i64   [N]     argmax of the logits
 //   /losses       f32   [N]     cross-entropy at the target
@@ -21,19 +21,16 @@
 // Ranks compute whole row-chunks; inside a chunk, examples are batched by
 // length (less padding) and written back in corpus order. Chunks, and so
 // batches, do not depend on the number of ranks: 1, 2 or 3 ranks write
-// identical datasets.
+// identical datasets. Reading a cache back: grads/cache_info.h.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "fathom/comm/communicator.h"
 #include "fathom/data/corpus.h"
-#include "fathom/grads/per_example.h"
-#include "fathom/store/cache_reader.h"
 
 namespace fathom::grads {
-
-inline constexpr const char* kGradientCacheKind = "gradients";
 
 struct CacheOptions {
   std::string model_dir;
@@ -45,13 +42,20 @@ struct CacheOptions {
   std::string target = "gold";         // gold | predicted
   std::string method = "vectorised";   // vectorised | loop (the naive baseline)
   std::int64_t batch = 32;
-  std::int64_t rows_per_chunk = 0;     // 0: ~1 MiB per chunk, >= ~64 chunks, whole batches; the
-                                       // resume unit, and results of one chunk are held in memory
+  std::int64_t rows_per_chunk = 0;     // 0: ~1 MiB per chunk, >= ~64 chunks, whole batches
+                                       // (cache_chunk_policy); the resume unit, and results
+                                       // of one chunk are held in memory
   bool overwrite = false;              // replace an existing file instead of resuming it
   int threads = 0;                     // torch threads per rank; 0 = cores / local ranks
   std::string device = "cpu";          // cpu | cuda
   double progress_period_s = 10.0;
   data::CorpusOptions corpus_options;
+  // Test hook (fault injection, never set by the CLI): called on this rank
+  // after each batch it computed, with the number of batches it has
+  // computed in this run so far (1, 2, ...). A kill-and-resume test installs
+  // one that SIGKILLs the process, mid-chunk when a chunk holds several
+  // batches (tests/grads/mpi/cache_killer.cpp).
+  std::function<void(std::int64_t batches)> after_batch;
 };
 
 struct CacheResult {
@@ -78,34 +82,5 @@ struct CacheResult {
 // differs, unless `overwrite`. model_dir and corpus_path are recorded but
 // not compared (files may move; model_sha256 and corpus_sha256 are).
 CacheResult build_cache(const CacheOptions& options, comm::Communicator& comm);
-
-// What a gradient cache holds, read from its attributes (for influence,
-// FastIF, representer points and `fathom inspect --check-model`).
-struct CacheInfo {
-  std::string path;
-  std::int64_t rows = 0;
-  bool complete = false;
-  std::string model_sha256, model_kind, model_architecture;
-  std::vector<std::string> labels;
-  std::vector<std::string> params, param_shapes;
-  std::vector<std::int64_t> param_counts;
-  std::int64_t gradient_dim = 0, stored_dim = 0;
-  std::string projection;  // spec text
-  std::string dtype, target;
-};
-// InputError if `reader` is not a gradient cache (kind attribute).
-CacheInfo read_cache_info(const store::CacheReader& reader);
-
-// Differences between a cache and a model bundle directory, one line each
-// ("model_sha256: cache has X, model has Y"; a parameter missing or with
-// another shape). Empty = the cache was built from this model.
-std::vector<std::string> check_cache_model(const CacheInfo& info, const std::string& model_dir);
-
-// This rank's share of a cached float dataset ("gradients", "features"),
-// streamed in blocks within `memory_budget_bytes` (f16 converted to float):
-//   auto blocks = rank_blocks(reader, "gradients", comm.rank(), comm.size(), 64 << 20);
-//   while (blocks.next()) score(blocks.begin(), blocks.count(), blocks.data());
-store::RowBlocks rank_blocks(const store::CacheReader& reader, const std::string& dataset, int rank, int size,
-                             std::size_t memory_budget_bytes);
 
 }  // namespace fathom::grads
