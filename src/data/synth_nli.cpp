@@ -195,10 +195,39 @@ class Hyp {
   }
   // A purpose the premise does not state (so it stays unverifiable).
   const char* new_purpose() {
+    return s_.agent->kind == Animal ? pick_other(kAnimalPurposes, s_.purpose) : pick_other(kHumanPurposes, s_.purpose);
+  }
+  // A word from `pool` other than `avoid`.
+  template <std::size_t N>
+  const char* pick_other(const char* const (&pool)[N], const char* avoid) {
     const char* p;
-    do p = s_.agent->kind == Animal ? rng_.pick(kAnimalPurposes) : rng_.pick(kHumanPurposes);
-    while (p == s_.purpose);
+    do p = rng_.pick(pool);
+    while (p == avoid);
     return p;
+  }
+  // "<agent> is <action> a <mod> <object>", perhaps with the premise's purpose.
+  void clause_with_object_mod(const char* mod) {
+    subject_verb(false);
+    push_np(out_, "a", mod, s_.object->word);
+    maybe_purpose();
+  }
+  // "<agent> is [not] <action>" and, with the object, the whole clause.
+  void subject_verb(bool negated) {
+    agent(true);
+    verb(negated);
+  }
+  void predicate(bool negated, bool keep_object_mod) {
+    verb(negated);
+    object(keep_object_mod);
+  }
+  void clause(bool negated, bool keep_object_mod) {
+    agent(true);
+    predicate(negated, keep_object_mod);
+  }
+  // "is [not] outside" / "is [not] indoors".
+  void is_general_place(bool negated, bool outdoors) {
+    push_phrase(out_, negated ? "is not" : "is");
+    push_phrase(out_, general_place(outdoors));
   }
   void verb(bool negated) {
     push_phrase(out_, negated ? "is not" : "is");
@@ -227,15 +256,13 @@ class Hyp {
     switch (rng_.below(5)) {
       case 0:  // generalise the agent
         agent(true, true);
-        verb(false);
-        object(rng_.chance(0.5));
+        predicate(false, rng_.chance(0.5));
         maybe_place();
         maybe_purpose();
         return;
       case 1:  // generalise the object
         if (!s_.object->hyper) break;
-        agent(true);
-        verb(false);
+        subject_verb(false);
         push_np(out_, "a", nullptr, s_.object->hyper);
         maybe_place();
         maybe_purpose();
@@ -244,11 +271,9 @@ class Hyp {
         if (!s_.place) break;
         agent(true);
         if (rng_.chance(0.3)) {
-          push_phrase(out_, "is not");
-          push_phrase(out_, general_place(!s_.place->outdoors));
+          is_general_place(true, !s_.place->outdoors);
         } else {
-          push_phrase(out_, "is");
-          push_phrase(out_, general_place(s_.place->outdoors));
+          is_general_place(false, s_.place->outdoors);
         }
         return;
       case 3:  // negated exclusive: "is not sleeping", "is not closing a door"
@@ -260,9 +285,7 @@ class Hyp {
         break;
     }
     // Drop modifiers and/or the place (always applicable).
-    agent(true);
-    verb(false);
-    object(false);
+    clause(false, false);
     maybe_purpose();
   }
 
@@ -271,31 +294,26 @@ class Hyp {
       case 0:  // the exclusive agent
         if (!s_.agent->opposite) break;
         push_np(out_, rng_.chance(0.5) ? "a" : "the", nullptr, s_.agent->opposite);
-        verb(false);
-        object(rng_.chance(0.5));
+        predicate(false, rng_.chance(0.5));
         maybe_place();
         maybe_purpose();
         return;
       case 1:  // negation of the action or of the place
         agent(true);
         if (s_.place && rng_.chance(0.3)) {
-          push_phrase(out_, "is not");
-          push_phrase(out_, general_place(s_.place->outdoors));
+          is_general_place(true, s_.place->outdoors);
           return;
         }
-        verb(true);
-        object(rng_.chance(0.5));
+        predicate(true, rng_.chance(0.5));
         maybe_purpose();
         return;
       case 2:  // the other kind of place
         if (!s_.place) break;
         agent(true);
         if (rng_.chance(0.5)) {
-          push_phrase(out_, "is");
-          push_phrase(out_, general_place(!s_.place->outdoors));
+          is_general_place(false, !s_.place->outdoors);
         } else {
-          verb(false);
-          object(false);
+          predicate(false, false);
           push_phrase(out_, place_of_kind(!s_.place->outdoors).words);
         }
         return;
@@ -303,19 +321,12 @@ class Hyp {
         if (s_.agent_mod) {
           const char* anti = s_.agent_mod == s_.mod_pair->a ? s_.mod_pair->b : s_.mod_pair->a;
           push_np(out_, rng_.chance(0.5) ? "a" : "the", anti, rng_.chance(0.25) ? hypernym() : s_.agent->word);
-          verb(false);
-          object(false);
+          predicate(false, false);
           maybe_purpose();
           return;
         }
         if (s_.color) {
-          const char* other;
-          do other = rng_.pick(kColors);
-          while (other == s_.color);
-          agent(true);
-          verb(false);
-          push_np(out_, "a", other, s_.object->word);
-          maybe_purpose();
+          clause_with_object_mod(pick_other(kColors, s_.color));
           return;
         }
         break;
@@ -337,8 +348,7 @@ class Hyp {
         while (p == s_.mod_pair);
         push_np(out_, rng_.chance(0.5) ? "a" : "the", rng_.chance(0.5) ? p->a : p->b,
                 rng_.chance(0.25) ? hypernym() : s_.agent->word);
-        verb(false);
-        object(false);
+        predicate(false, false);
         maybe_purpose();
         return;
       }
@@ -346,25 +356,15 @@ class Hyp {
         if (s_.place) break;
         agent(true);
         if (rng_.chance(0.5)) {
-          push_phrase(out_, "is");
-          push_phrase(out_, general_place(rng_.chance(0.5)));
+          is_general_place(false, rng_.chance(0.5));
         } else {
-          verb(false);
-          object(false);
+          predicate(false, false);
           push_phrase(out_, rng_.pick(kPlaces).words);
         }
         return;
       case 2: {  // an object modifier the premise lacks; a colour only if it gives none
-        const char* mod;
-        if (!s_.color && rng_.chance(0.5))
-          mod = rng_.pick(kColors);
-        else
-          do mod = rng_.pick(kObjectExtras);
-          while (mod == s_.extra);
-        agent(true);
-        verb(false);
-        push_np(out_, "a", mod, s_.object->word);
-        maybe_purpose();
+        const bool colour = !s_.color && rng_.chance(0.5);
+        clause_with_object_mod(colour ? rng_.pick(kColors) : pick_other(kObjectExtras, s_.extra));
         return;
       }
       case 3: {  // a role
@@ -375,18 +375,14 @@ class Hyp {
         return;
       }
       case 4:  // a negated purpose
-        agent(true);
-        verb(true);
-        object(false);
+        clause(true, false);
         push_phrase(out_, new_purpose());
         return;
       default:
         break;
     }
     // An unverifiable purpose (always applicable).
-    agent(true);
-    verb(false);
-    object(false);
+    clause(false, false);
     push_phrase(out_, new_purpose());
   }
 

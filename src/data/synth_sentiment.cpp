@@ -15,26 +15,25 @@
 // Labels: 2 classes {negative, positive} use sign only; 3 add neutral (v = 0);
 // 5 map v = -2..2 to very_negative .. very_positive.
 // A bag-of-words model gets most of the way; negation and contrast need order.
+#include <cstddef>
+#include <cstdint>
 #include <cstdlib>
+#include <string_view>
 
 #include "synth_grammar.h"
 
 namespace fathom::data::synth {
 namespace {
 
-struct Subject {
-  const char* words;
-  bool plural;
+// The plural subjects, and only they, end in "s" (see is_plural).
+const char* const kSubjects[] = {
+    "the movie",      "the film",       "this film",       "the acting",     "the plot",          "the script",
+    "the story",      "the soundtrack", "the music",       "the ending",     "the dialogue",      "the cinematography",
+    "the cast",       "the direction",  "the pacing",      "the humor",      "the lead actor",    "the villain",
+    "the characters", "the performances", "the visuals",   "the jokes",      "the action scenes", "the special effects",
+    "the songs",      "the first act",  "the sequel",
 };
-const Subject kSubjects[] = {
-    {"the movie", false},      {"the film", false},      {"this film", false},        {"the acting", false},
-    {"the plot", false},       {"the script", false},    {"the story", false},        {"the soundtrack", false},
-    {"the music", false},      {"the ending", false},    {"the dialogue", false},     {"the cinematography", false},
-    {"the cast", false},       {"the direction", false}, {"the pacing", false},       {"the humor", false},
-    {"the lead actor", false}, {"the villain", false},   {"the characters", true},    {"the performances", true},
-    {"the visuals", true},     {"the jokes", true},      {"the action scenes", true}, {"the special effects", true},
-    {"the songs", true},       {"the first act", false}, {"the sequel", false},
-};
+bool is_plural(std::string_view subject) { return !subject.empty() && subject.back() == 's'; }
 
 struct Copula {
   const char* sg;
@@ -86,46 +85,38 @@ const char* const kGenre[] = {"drama",       "comedy",  "thriller", "western",
                               "documentary", "musical", "romance",  "war film"};
 const char* const kNumber[] = {"two", "three", "four", "five", "several"};
 
+// "<before> <a word of the pool> <after>" (after may be empty).
+struct FillerTemplate {
+  const char* before;
+  const char* const* pool;
+  std::size_t pool_size;
+  const char* after;
+};
+template <std::size_t N>
+constexpr FillerTemplate filler_of(const char* before, const char* const (&pool)[N], const char* after = "") {
+  return {before, pool, N, after};
+}
+// Cases 2.. of filler(), in the order the random draw numbers them.
+const FillerTemplate kFillers[] = {
+    filler_of("the story takes place in", kSetting), filler_of("it is based on", kSource),
+    filler_of("my", kRelative, "recommended it"),    filler_of("it was released", kRelease),
+    filler_of("it is a", kGenre),                    filler_of("there are", kNumber, "main characters"),
+    filler_of("i saw it with my", kRelative),
+};
+
 void filler(Rng& rng, Words& out) {
-  switch (rng.below(9)) {
-    case 0:
-      push_phrase(out, rng.pick(kPeople));
-      push_phrase(out, "watched it");
-      push_phrase(out, rng.pick(kWhen));
-      break;
-    case 1:
-      push_phrase(out, rng.chance(0.5) ? "it runs about two hours" : "it runs about three hours");
-      break;
-    case 2:
-      push_phrase(out, "the story takes place in");
-      push_phrase(out, rng.pick(kSetting));
-      break;
-    case 3:
-      push_phrase(out, "it is based on");
-      push_phrase(out, rng.pick(kSource));
-      break;
-    case 4:
-      push_phrase(out, "my");
-      push_phrase(out, rng.pick(kRelative));
-      push_phrase(out, "recommended it");
-      break;
-    case 5:
-      push_phrase(out, "it was released");
-      push_phrase(out, rng.pick(kRelease));
-      break;
-    case 6:
-      push_phrase(out, "it is a");
-      push_phrase(out, rng.pick(kGenre));
-      break;
-    case 7:
-      push_phrase(out, "there are");
-      push_phrase(out, rng.pick(kNumber));
-      push_phrase(out, "main characters");
-      break;
-    default:
-      push_phrase(out, "i saw it with my");
-      push_phrase(out, rng.pick(kRelative));
-      break;
+  const std::uint64_t which = rng.below(9);
+  if (which == 0) {
+    push_phrase(out, rng.pick(kPeople));
+    push_phrase(out, "watched it");
+    push_phrase(out, rng.pick(kWhen));
+  } else if (which == 1) {
+    push_phrase(out, rng.chance(0.5) ? "it runs about two hours" : "it runs about three hours");
+  } else {
+    const FillerTemplate& f = kFillers[which - 2];
+    push_phrase(out, f.before);
+    push_phrase(out, f.pool[rng.below(f.pool_size)]);  // as rng.pick does
+    if (*f.after) push_phrase(out, f.after);
   }
 }
 
@@ -144,20 +135,10 @@ void clause(Rng& rng, int v, Words& out) {
   if (mag == 0) {
     if (rng.chance(0.3)) mod = rng.pick(kDowntoners);
     adj = rng.pick(kNeutral);
-  } else if (mag == 2) {
-    switch (rng.below(3)) {
-      case 0:
-        adj = adjective(rng, sign, true);
-        break;
-      case 1:
-        mod = rng.pick(kIntensifiers);
-        adj = adjective(rng, sign, false);
-        break;
-      default:
-        mod = rng.pick(kIntensifiers);
-        adj = adjective(rng, sign, true);
-        break;
-    }
+  } else if (mag == 2) {  // a strong word, an intensified weak one, or both
+    const std::uint64_t form = rng.below(3);
+    if (form != 0) mod = rng.pick(kIntensifiers);
+    adj = adjective(rng, sign, form != 1);
   } else {
     switch (rng.below(3)) {
       case 0:
@@ -174,21 +155,22 @@ void clause(Rng& rng, int v, Words& out) {
         break;
     }
   }
-  const Subject& subj = rng.pick(kSubjects);
+  const char* subj = rng.pick(kSubjects);
+  const bool plural = is_plural(subj);
   const std::uint64_t frame = rng.below(20);
   if (frame < 14) {  // "the plot was (not) very good"
     const Copula& c = rng.pick(kCopulas);
-    push_phrase(out, subj.words);
-    push_phrase(out, negated ? (subj.plural ? c.neg_pl : c.neg_sg) : (subj.plural ? c.pl : c.sg));
+    push_phrase(out, subj);
+    push_phrase(out, negated ? (plural ? c.neg_pl : c.neg_sg) : (plural ? c.pl : c.sg));
   } else if (frame < 17) {  // "i (did not find | found) the plot very good"
     push_phrase(out, rng.pick(kPeople));
     push_phrase(out, negated ? "did not find" : "found");
-    push_phrase(out, subj.words);
+    push_phrase(out, subj);
   } else {  // "we (did not think | thought) the plot was very good"
     push_phrase(out, rng.pick(kPeople));
     push_phrase(out, negated ? "did not think" : "thought");
-    push_phrase(out, subj.words);
-    push_phrase(out, subj.plural ? "were" : "was");
+    push_phrase(out, subj);
+    push_phrase(out, plural ? "were" : "was");
   }
   if (mod) push_phrase(out, mod);
   push_phrase(out, adj);
@@ -201,38 +183,26 @@ int realise(Rng& rng, int v, int classes) {
   return v * static_cast<int>(1 + rng.below(2));
 }
 
+// "[lead] <first clause> <joint> <second clause>": the main clause carries the
+// label, the decoy the opposite sign. Indexed by the random draw.
+struct ContrastFrame {
+  const char* lead;  // "" for none
+  bool main_first;
+  const char* joint;
+};
+const ContrastFrame kContrasts[] = {
+    {"", false, "but"}, {"", false, ", yet"}, {"although", false, ","}, {"", true, ", although"}, {"", true, "even though"},
+};
+
 void contrast(Rng& rng, int v, int classes, Words& out) {
   // Decoy: opposite sign, any strength; sometimes neutral.
   const int decoy = rng.chance(0.2) ? 0 : -(v > 0 ? 1 : -1) * static_cast<int>(1 + rng.below(2));
   const int main = realise(rng, v, classes);
-  switch (rng.below(5)) {
-    case 0:
-      clause(rng, decoy, out);
-      push_phrase(out, "but");
-      clause(rng, main, out);
-      break;
-    case 1:
-      clause(rng, decoy, out);
-      push_phrase(out, ", yet");
-      clause(rng, main, out);
-      break;
-    case 2:
-      push_phrase(out, "although");
-      clause(rng, decoy, out);
-      push_phrase(out, ",");
-      clause(rng, main, out);
-      break;
-    case 3:
-      clause(rng, main, out);
-      push_phrase(out, ", although");
-      clause(rng, decoy, out);
-      break;
-    default:
-      clause(rng, main, out);
-      push_phrase(out, "even though");
-      clause(rng, decoy, out);
-      break;
-  }
+  const ContrastFrame& f = kContrasts[rng.below(5)];
+  if (*f.lead) push_phrase(out, f.lead);
+  clause(rng, f.main_first ? main : decoy, out);
+  push_phrase(out, f.joint);
+  clause(rng, f.main_first ? decoy : main, out);
 }
 
 // Label index -> value v.
