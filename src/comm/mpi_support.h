@@ -1,13 +1,6 @@
 #pragma once
 // RAII and error plumbing for MPI (private: mpi.h stays out of public headers).
-// Only the C API: the deprecated C++ bindings need libmpi_cxx, which
-// MPI::MPI_C does not link.
-#ifndef OMPI_SKIP_MPICXX
-#define OMPI_SKIP_MPICXX 1
-#endif
-#ifndef MPICH_SKIP_MPICXX
-#define MPICH_SKIP_MPICXX 1
-#endif
+// Only the C API is used (OMPI_SKIP_MPICXX is set project-wide).
 #include <mpi.h>
 
 #include <memory>

@@ -1,14 +1,8 @@
 #pragma once
 // RAII for HDF5 identifiers and HDF5 errors as fathom::Error (private to
 // fathom_store: hdf5.h stays out of public headers).
-// Parallel hdf5.h includes mpi.h; only its C API (the C++ bindings need
-// libmpi_cxx, which MPI::MPI_C does not link).
-#ifndef OMPI_SKIP_MPICXX
-#define OMPI_SKIP_MPICXX 1
-#endif
-#ifndef MPICH_SKIP_MPICXX
-#define MPICH_SKIP_MPICXX 1
-#endif
+// Parallel hdf5.h includes mpi.h; only its C API is used (OMPI_SKIP_MPICXX is
+// set project-wide).
 #include <hdf5.h>
 
 #include <string>
