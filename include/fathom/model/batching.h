@@ -9,10 +9,6 @@
 
 namespace fathom::model {
 
-// Deprecated: the one "no label" marker is data::kNoLabel (example.h). Kept
-// only until grads' committed code stops naming model::kNoLabel; do not use.
-[[deprecated("use data::kNoLabel")]] inline constexpr std::int64_t kNoLabel = data::kNoLabel;
-
 // labels: the bundle's label list; an example label not in it throws
 // InputError (file unknown here, so the example id and line are named).
 // Examples without labels give an undefined Batch::labels only if none has
