@@ -173,12 +173,13 @@ TEST_F(CacheCli, BuildsAndInspects) {
   EXPECT_TRUE(contains(same.output, "matches")) << same.output;
 
   Result other = run("inspect --check-model " + model_b().string() + " " + good_.string());
-  EXPECT_NE(other.code, 0) << other.output;
+  EXPECT_EQ(other.code, 1) << other.output;  // a mismatch is a failure, not a usage error
+  EXPECT_TRUE(contains(other.output, "was not built from the model")) << other.output;
   EXPECT_TRUE(contains(other.output, "model_sha256")) << other.output;
 
   Result not_a_file = run("inspect " + (dir_ / "no-such.h5").string());
-  EXPECT_NE(not_a_file.code, 0) << not_a_file.output;
-  EXPECT_TRUE(contains(not_a_file.output, "no-such.h5")) << not_a_file.output;
+  EXPECT_EQ(not_a_file.code, 2) << not_a_file.output;  // input error
+  EXPECT_TRUE(contains(not_a_file.output, "no-such.h5: no such file")) << not_a_file.output;
 }
 
 // Each bad input: exit 2, a message naming the problem, an existing good
