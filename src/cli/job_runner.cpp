@@ -168,26 +168,26 @@ class RunRecord {
   }
 
   void step_done(std::size_t i, const std::string& started, double seconds, json outputs) {
-    json& e = doc_["steps"][i];
-    e["status"] = "done";
-    e["started"] = started;
-    e["seconds"] = seconds;
-    e["outputs"] = std::move(outputs);
+    ended(i, "done", started, seconds)["outputs"] = std::move(outputs);
     if (i + 1 == steps_) doc_["finished"] = now_iso();  // every step after a run one runs: this is the last
     write();
   }
 
   void step_failed(std::size_t i, const std::string& started, double seconds, const std::string& error) {
-    json& e = doc_["steps"][i];
-    e["status"] = "failed";
-    e["started"] = started;
-    e["seconds"] = seconds;
-    e["error"] = error;
+    ended(i, "failed", started, seconds)["error"] = error;
     doc_["finished"] = now_iso();
     write();
   }
 
  private:
+  json& ended(std::size_t i, const char* status, const std::string& started, double seconds) {
+    json& e = doc_["steps"][i];
+    e["status"] = status;
+    e["started"] = started;
+    e["seconds"] = seconds;
+    return e;
+  }
+
   void write() const { write_file_atomic(path_, doc_.dump(2) + "\n"); }
 
   std::string path_;
