@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <iostream>
 #include <sstream>
 
@@ -54,6 +55,19 @@ std::vector<Check> run_checks(comm::Communicator& c) {
   bool gok = int(g.size()) == n;
   for (int k = 0; gok && k < n; ++k) gok = g[k] == std::int64_t(k) * k;
   add("all_gather i64", gok, "");
+
+  // gatherv to rank 0: rank k sends k+1 values k; only the root receives.
+  const std::vector<std::int64_t> mine(std::size_t(r + 1), std::int64_t(r));
+  const auto bytes = c.gatherv(mine.data(), std::int64_t(mine.size()), comm::DType::i64, 0);
+  bool vok = c.is_root() ? bytes.size() == sizeof(std::int64_t) * std::size_t(n) * std::size_t(n + 1) / 2
+                         : bytes.empty();
+  if (c.is_root() && vok) {
+    std::vector<std::int64_t> v(bytes.size() / sizeof(std::int64_t));
+    std::memcpy(v.data(), bytes.data(), bytes.size());
+    for (int k = 0, at = 0; vok && k < n; ++k)
+      for (int i = 0; vok && i <= k; ++i) vok = v[at++] == k;
+  }
+  add("gatherv i64 to rank 0", vok, "");
   return checks;
 }
 
@@ -71,7 +85,8 @@ Registered register_doctor(CLI::App& app, Context& ctx) {
                << " pid=" << ::getpid();
             std::string line = me.str();
             std::vector<std::int64_t> counts;
-            auto all = c.all_gatherv(line.data(), std::int64_t(line.size()), comm::DType::u8, &counts);
+            // Only rank 0 prints: the other ranks' lines go to it alone.
+            auto all = c.gatherv(line.data(), std::int64_t(line.size()), comm::DType::u8, 0, &counts);
             auto checks = run_checks(c);
             std::int64_t failed_here = 0;
             for (auto& ch : checks) failed_here += ch.ok ? 0 : 1;
