@@ -23,18 +23,19 @@ CacheInfo read_cache_info(const store::CacheReader& reader) {
   info.path = reader.path();
   info.rows = reader.rows();
   info.complete = reader.is_complete();
-  info.model_sha256 = a.get_string(attr::kModelSha256);
-  info.model_kind = a.get_string(attr::kModelKind);
-  info.model_architecture = a.get_string(attr::kModelArchitecture);
-  info.labels = a.get_strings(attr::kLabels);
-  info.params = a.get_strings(attr::kParams);
-  info.param_shapes = a.get_strings(attr::kParamShapes);
+  // Text attributes by name: the one mapping from the names table to fields.
+  const std::pair<std::string CacheInfo::*, const char*> texts[] = {
+      {&CacheInfo::model_sha256, attr::kModelSha256}, {&CacheInfo::model_kind, attr::kModelKind},
+      {&CacheInfo::model_architecture, attr::kModelArchitecture}, {&CacheInfo::projection, attr::kProjection},
+      {&CacheInfo::dtype, attr::kDtype}, {&CacheInfo::target, attr::kTarget}};
+  for (const auto& [field, name] : texts) info.*field = a.get_string(name);
+  const std::pair<std::vector<std::string> CacheInfo::*, const char*> lists[] = {
+      {&CacheInfo::labels, attr::kLabels}, {&CacheInfo::params, attr::kParams},
+      {&CacheInfo::param_shapes, attr::kParamShapes}};
+  for (const auto& [field, name] : lists) info.*field = a.get_strings(name);
   info.param_counts = a.get_ints(attr::kParamCounts);
   info.gradient_dim = a.get_int(attr::kGradientDim);
   info.stored_dim = a.get_int(attr::kStoredDim);
-  info.projection = a.get_string(attr::kProjection);
-  info.dtype = a.get_string(attr::kDtype);
-  info.target = a.get_string(attr::kTarget);
   return info;
 }
 

@@ -1,6 +1,8 @@
 #include "fathom/store/cache_reader.h"
 
+#include <algorithm>
 #include <cstring>
+#include <initializer_list>
 
 #include "cache_format.h"
 #include "fathom/core/error.h"
@@ -28,16 +30,25 @@ struct CacheReader::Impl {
     schema.dataset(name);  // throws UsageError listing the datasets
     return 0;
   }
-  const DatasetSpec& checked(std::size_t d, std::int64_t begin, std::int64_t count) const;
+  // What every read checks first: `dataset` exists and holds one of `types`
+  // (else UsageError "... is <type>, <not_what>"), rows in range. Returns
+  // the dataset's index.
+  std::size_t begin_read(const std::string& dataset, std::int64_t begin, std::int64_t count,
+                         std::initializer_list<ElementType> types, const char* not_what) const;
   void read(std::size_t d, std::int64_t begin, std::int64_t count, hid_t mem_type, void* out) const;
 };
 
-const DatasetSpec& CacheReader::Impl::checked(std::size_t d, std::int64_t begin, std::int64_t count) const {
+std::size_t CacheReader::Impl::begin_read(const std::string& dataset, std::int64_t begin, std::int64_t count,
+                                          std::initializer_list<ElementType> types, const char* not_what) const {
+  detail::h5_silence();
+  const std::size_t d = index_of(dataset);
   const DatasetSpec& spec = schema.datasets[d];
+  if (std::find(types.begin(), types.end(), spec.type) == types.end())
+    throw UsageError("dataset '" + dataset + "' is " + element_type_name(spec.type) + ", " + not_what);
   if (begin < 0 || count < 0 || begin + count > schema.rows)
     throw UsageError("dataset '" + spec.name + "' of " + path + ": rows [" + std::to_string(begin) + ", " +
                      std::to_string(begin + count) + ") outside [0, " + std::to_string(schema.rows) + ")");
-  return spec;
+  return d;
 }
 
 void CacheReader::Impl::read(std::size_t d, std::int64_t begin, std::int64_t count, hid_t mem_type,
@@ -92,12 +103,10 @@ std::int64_t CacheReader::completed_chunk_count() const {
 }
 
 void CacheReader::read_rows(const std::string& dataset, std::int64_t begin, std::int64_t count, float* out) const {
-  detail::h5_silence();
-  const std::size_t d = impl_->index_of(dataset);
-  const DatasetSpec& spec = impl_->checked(d, begin, count);
+  const std::size_t d =
+      impl_->begin_read(dataset, begin, count, {ElementType::f32, ElementType::f16}, "not a float dataset");
+  const DatasetSpec& spec = impl_->schema.datasets[d];
   if (spec.type == ElementType::f32) return impl_->read(d, begin, count, H5T_NATIVE_FLOAT, out);
-  if (spec.type != ElementType::f16)
-    throw UsageError("dataset '" + dataset + "' is " + element_type_name(spec.type) + ", not a float dataset");
   std::vector<std::uint16_t> bits(std::size_t(count * spec.values_per_row()));
   read_half_bits(dataset, begin, count, bits.data());
   halves_to_floats(bits.data(), out, bits.size());
@@ -105,32 +114,21 @@ void CacheReader::read_rows(const std::string& dataset, std::int64_t begin, std:
 
 void CacheReader::read_half_bits(const std::string& dataset, std::int64_t begin, std::int64_t count,
                                  std::uint16_t* out) const {
-  detail::h5_silence();
-  const std::size_t d = impl_->index_of(dataset);
-  const DatasetSpec& spec = impl_->checked(d, begin, count);
-  if (spec.type != ElementType::f16)
-    throw UsageError("dataset '" + dataset + "' is " + element_type_name(spec.type) + ", not f16");
+  const std::size_t d = impl_->begin_read(dataset, begin, count, {ElementType::f16}, "not f16");
   H5Handle half = detail::h5_half_type();
   impl_->read(d, begin, count, half.get(), out);
 }
 
 void CacheReader::read_rows(const std::string& dataset, std::int64_t begin, std::int64_t count,
                             std::int64_t* out) const {
-  detail::h5_silence();
-  const std::size_t d = impl_->index_of(dataset);
-  const DatasetSpec& spec = impl_->checked(d, begin, count);
-  if (spec.type != ElementType::i64)
-    throw UsageError("dataset '" + dataset + "' is " + element_type_name(spec.type) + ", not i64");
+  const std::size_t d = impl_->begin_read(dataset, begin, count, {ElementType::i64}, "not i64");
   impl_->read(d, begin, count, H5T_NATIVE_INT64, out);
 }
 
 std::vector<std::string> CacheReader::read_strings(const std::string& dataset, std::int64_t begin,
                                                    std::int64_t count) const {
-  detail::h5_silence();
-  const std::size_t d = impl_->index_of(dataset);
-  const DatasetSpec& spec = impl_->checked(d, begin, count);
-  if (spec.type != ElementType::str)
-    throw UsageError("dataset '" + dataset + "' is " + element_type_name(spec.type) + ", not str");
+  const std::size_t d = impl_->begin_read(dataset, begin, count, {ElementType::str}, "not str");
+  const DatasetSpec& spec = impl_->schema.datasets[d];
   const std::size_t width = std::size_t(spec.width);
   std::vector<char> buf(std::size_t(count) * width);
   H5Handle type = detail::h5_fixed_string_type(spec.width);

@@ -2,6 +2,7 @@
 // CacheWriter's state, shared by cache_writer.cpp (opening, finalizing) and
 // cache_writer_rows.cpp (row writes and completion records).
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,11 @@ struct CacheWriter::Impl {
   void start(std::vector<std::uint8_t> flags);
   std::size_t index_of(const std::string& name) const;
   void check_range(const DatasetSpec& spec, std::int64_t row_begin, std::int64_t rows) const;
+  // What every write checks first: the writer is open, `dataset` exists and
+  // holds one of `types` (else UsageError "...; <data_needs>"), the rows are
+  // in range. Returns the dataset's index.
+  std::size_t begin_write(const char* call, const std::string& dataset, std::int64_t row_begin, std::int64_t rows,
+                          std::initializer_list<ElementType> types, const char* data_needs);
   // Splits [row_begin, row_begin + rows) at chunk boundaries and calls
   // write(chunk_begin_row, n, offset_in_rows) per piece, with the ordering
   // checks and completion around it.

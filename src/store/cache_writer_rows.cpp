@@ -1,5 +1,7 @@
 // CacheWriter's write path: rows split at chunk boundaries, one HDF5 write
 // per piece, and the completion record once a chunk is whole.
+#include <algorithm>
+
 #include "cache_format.h"
 #include "cache_writer_impl.h"
 #include "fathom/core/error.h"
@@ -27,6 +29,19 @@ std::size_t CacheWriter::Impl::index_of(const std::string& name) const {
 
 void CacheWriter::Impl::require_open(const char* what) const {
   if (finalized) throw UsageError(std::string("CacheWriter::") + what + ": '" + path + "' is already finalized");
+}
+
+std::size_t CacheWriter::Impl::begin_write(const char* call, const std::string& dataset, std::int64_t row_begin,
+                                           std::int64_t rows, std::initializer_list<ElementType> types,
+                                           const char* data_needs) {
+  require_open(call);
+  detail::h5_silence();
+  const std::size_t d = index_of(dataset);
+  const DatasetSpec& spec = schema.datasets[d];
+  if (std::find(types.begin(), types.end(), spec.type) == types.end())
+    throw UsageError("dataset '" + dataset + "' is " + element_type_name(spec.type) + "; " + data_needs);
+  check_range(spec, row_begin, rows);
+  return d;
 }
 
 void CacheWriter::Impl::check_range(const DatasetSpec& spec, std::int64_t row_begin, std::int64_t rows) const {
@@ -85,13 +100,9 @@ void CacheWriter::Impl::mark_complete(std::int64_t chunk) {
 void CacheWriter::write_rows(const std::string& dataset, std::int64_t row_begin, std::int64_t rows,
                              const float* data) {
   Impl& m = *impl_;
-  m.require_open("write_rows");
-  detail::h5_silence();
-  const std::size_t d = m.index_of(dataset);
+  const std::size_t d =
+      m.begin_write("write_rows", dataset, row_begin, rows, {ElementType::f32, ElementType::f16}, "float data needs f32 or f16");
   const DatasetSpec& spec = m.schema.datasets[d];
-  if (spec.type != ElementType::f32 && spec.type != ElementType::f16)
-    throw UsageError("dataset '" + dataset + "' is " + element_type_name(spec.type) + "; float data needs f32 or f16");
-  m.check_range(spec, row_begin, rows);
   const std::int64_t per_row = spec.values_per_row();
   m.for_each_piece(d, row_begin, rows, [&](std::int64_t row, std::int64_t n, std::int64_t offset) {
     const float* src = data + offset * per_row;
@@ -105,13 +116,8 @@ void CacheWriter::write_rows(const std::string& dataset, std::int64_t row_begin,
 void CacheWriter::write_rows(const std::string& dataset, std::int64_t row_begin, std::int64_t rows,
                              const std::int64_t* data) {
   Impl& m = *impl_;
-  m.require_open("write_rows");
-  detail::h5_silence();
-  const std::size_t d = m.index_of(dataset);
+  const std::size_t d = m.begin_write("write_rows", dataset, row_begin, rows, {ElementType::i64}, "int64 data needs i64");
   const DatasetSpec& spec = m.schema.datasets[d];
-  if (spec.type != ElementType::i64)
-    throw UsageError("dataset '" + dataset + "' is " + element_type_name(spec.type) + "; int64 data needs i64");
-  m.check_range(spec, row_begin, rows);
   const std::int64_t per_row = spec.values_per_row();
   m.for_each_piece(d, row_begin, rows, [&](std::int64_t row, std::int64_t n, std::int64_t offset) {
     m.write_piece(d, row, n, data + offset * per_row);
@@ -121,13 +127,8 @@ void CacheWriter::write_rows(const std::string& dataset, std::int64_t row_begin,
 void CacheWriter::write_strings(const std::string& dataset, std::int64_t row_begin, std::int64_t rows,
                                 const std::string* strings) {
   Impl& m = *impl_;
-  m.require_open("write_strings");
-  detail::h5_silence();
-  const std::size_t d = m.index_of(dataset);
+  const std::size_t d = m.begin_write("write_strings", dataset, row_begin, rows, {ElementType::str}, "strings need str");
   const DatasetSpec& spec = m.schema.datasets[d];
-  if (spec.type != ElementType::str)
-    throw UsageError("dataset '" + dataset + "' is " + element_type_name(spec.type) + "; strings need str");
-  m.check_range(spec, row_begin, rows);
   const std::size_t width = std::size_t(spec.width);
   for (std::int64_t i = 0; i < rows; ++i)
     if (strings[i].size() > width)

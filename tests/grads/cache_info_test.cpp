@@ -8,6 +8,7 @@
 
 #include "fathom/comm/communicator.h"
 #include "fathom/core/error.h"
+#include "fathom/data/example.h"
 #include "fathom/data/tokenizer_factory.h"
 #include "fathom/data/vocab.h"
 #include "fathom/grads/cache_build.h"
@@ -167,6 +168,54 @@ TEST_F(CacheInfoTest, RerunOfACompleteCacheDoesNothing) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("projection"), std::string::npos) << e.what();
   }
+}
+
+// Records without a gold label (--target predicted) are stored with the one
+// no-label marker; the test hook sees every batch, in order; the default
+// chunk size is whole batches.
+TEST_F(CacheInfoTest, UnlabelledRowsHoldNoLabelAndTheHookSeesEveryBatch) {
+  constexpr int kMixed = 30;
+  const fs::path corpus = dir_ / "mixed.jsonl";
+  std::vector<std::int64_t> want_labels;  // labels.txt order: neg = 0, pos = 1
+  {
+    std::ofstream out(corpus);
+    for (int i = 0; i < kMixed; ++i) {
+      out << "{\"id\": \"m" << i << "\", \"text\": \"" << kWords[std::size_t(i) % kWords.size()] << " movie\"";
+      if (i % 3 == 0) out << ", \"label\": \"pos\"";
+      if (i % 3 == 2) out << ", \"label\": \"neg\"";
+      out << "}\n";
+      want_labels.push_back(i % 3 == 0 ? 1 : i % 3 == 2 ? 0 : data::kNoLabel);
+    }
+  }
+  grads::CacheOptions o = options();
+  o.corpus = corpus.string();
+  o.out = (dir_ / "mixed.h5").string();
+  o.target = "predicted";
+  o.rows_per_chunk = 0;  // the default policy
+  std::vector<std::int64_t> seen;
+  o.after_batch = [&](std::int64_t batches) { seen.push_back(batches); };
+  const grads::CacheResult r = grads::build_cache(o, *comm_);
+  // 30 rows in batches of 4: 8 batches; 64 chunks are impossible, so each
+  // chunk is one whole batch.
+  EXPECT_EQ(seen, (std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8}));
+  EXPECT_EQ(r.chunks, 8);
+  const auto reader = store::CacheReader::open(o.out);
+  EXPECT_EQ(reader.rows_per_chunk(), 4);
+  std::vector<std::int64_t> labels(kMixed), targets(kMixed), predictions(kMixed);
+  std::vector<float> logits(kMixed * 2);
+  reader.read_rows("labels", 0, kMixed, labels.data());
+  reader.read_rows("targets", 0, kMixed, targets.data());
+  reader.read_rows("predictions", 0, kMixed, predictions.data());
+  reader.read_rows("logits", 0, kMixed, logits.data());
+  EXPECT_EQ(labels, want_labels);
+  for (int i = 0; i < kMixed; ++i) {
+    EXPECT_EQ(predictions[std::size_t(i)], logits[std::size_t(2 * i + 1)] > logits[std::size_t(2 * i)] ? 1 : 0) << i;
+    EXPECT_EQ(targets[std::size_t(i)], predictions[std::size_t(i)]) << i;
+  }
+  // A rerun of the complete cache computes nothing: the hook is not called.
+  seen.clear();
+  EXPECT_TRUE(grads::build_cache(o, *comm_).already_complete);
+  EXPECT_TRUE(seen.empty());
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <map>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -11,7 +13,9 @@
 #include "fathom/data/example.h"
 #include "fathom/grads/param_layout.h"
 #include "fathom/grads/per_example.h"
+#include "fathom/grads/projection.h"
 #include "fathom/model/batching.h"
+#include "fathom/model/taps.h"
 #include "grads/grads_fixtures.h"
 
 namespace fathom::grads {
@@ -293,7 +297,8 @@ TEST_P(PerArchitecture, GoldTargetWithAMissingLabelIsAnInputErrorNamingTheRow) {
   batch.labels = torch::Tensor();
   PerExampleGradients pe(*m, ParamLayout::select(*m, "classifier"));
   EXPECT_THROW(pe.compute(batch, LossTarget::gold), InputError);
-  EXPECT_NO_THROW(pe.compute(batch, LossTarget::predicted));
+  const auto unlabelled = pe.compute(batch, LossTarget::predicted);
+  EXPECT_LE(rel_err(unlabelled.gradients, naive_reference(*m, "classifier", batch, true).gradients), kTol);
 }
 
 TEST_P(PerArchitecture, Float32MatchesItsReference) {
@@ -306,6 +311,67 @@ TEST_P(PerArchitecture, Float32MatchesItsReference) {
   EXPECT_EQ(got.logits.scalar_type(), torch::kFloat);
   auto ref = naive_reference(*m, "all", batch, false);
   EXPECT_LE(rel_err(got.gradients, ref.gradients), 1e-4);
+}
+
+// A builtin model whose layers record no taps, as inside a TorchScript
+// encoder: its calls run under a recorder that watches nothing.
+class Untapped : public model::Model {
+ public:
+  explicit Untapped(std::shared_ptr<model::Model> inner) : m_(std::move(inner)) {}
+  std::string kind() const override { return m_->kind(); }
+  std::string architecture() const override { return m_->architecture(); }
+  torch::Tensor embed(const torch::Tensor& ids) override {
+    model::TapScope hidden(silent_);
+    return m_->embed(ids);
+  }
+  torch::Tensor embedding_matrix() override { return m_->embedding_matrix(); }
+  model::ModelOutput forward_from_embeddings(const torch::Tensor& emb, const torch::Tensor& mask,
+                                             const torch::Tensor& type_ids) override {
+    model::TapScope hidden(silent_);
+    return m_->forward_from_embeddings(emb, mask, type_ids);
+  }
+  std::vector<model::NamedParameter> named_parameters() override { return m_->named_parameters(); }
+  std::map<std::string, std::vector<std::string>> parameter_groups() override { return m_->parameter_groups(); }
+  void train(bool on) override { m_->train(on); }
+  bool is_training() const override { return m_->is_training(); }
+  void to(const torch::Device& device, torch::ScalarType dtype) override { m_->to(device, dtype); }
+  torch::Device device() const override { return m_->device(); }
+  std::int64_t vocab_size() const override { return m_->vocab_size(); }
+  std::int64_t embedding_dim() const override { return m_->embedding_dim(); }
+  std::int64_t hidden_dim() const override { return m_->hidden_dim(); }
+  std::int64_t num_labels() const override { return m_->num_labels(); }
+  void save_weights(const std::string& path) override { m_->save_weights(path); }
+  void load_weights(const std::string& path) override { m_->load_weights(path); }
+
+ private:
+  std::shared_ptr<model::Model> m_;
+  model::TapRecorder silent_;
+};
+
+// No tap sees any layer: the classifier comes from the logits = features Wᵀ
+// + b contract, every other parameter from one backward per example; the
+// split is decided on the first batch and kept for later (other) batches,
+// and the factorised projection projects the loop rows too.
+TEST_P(PerArchitecture, UntappedParametersFallBackToThePerExampleLoop) {
+  Untapped m(double_model(GetParam()));
+  const auto layout = ParamLayout::select(m, "all");
+  std::vector<std::string> want_loop;
+  for (const auto& name : layout.names())
+    if (name != "classifier.weight" && name != "classifier.bias") want_loop.push_back(name);
+  ASSERT_FALSE(want_loop.empty());
+  PerExampleGradients plain(m, layout);
+  auto logra = make_projector(parse_projection_spec("logra:4:13"), layout);
+  ASSERT_NE(dynamic_cast<const FactorisedProjector*>(logra.get()), nullptr);
+  PerExampleGradients projected(m, layout, logra.get());
+  for (std::int64_t extra_padding : {0, 3}) {
+    SCOPED_TRACE("extra padding " + std::to_string(extra_padding));
+    auto batch = ragged_batch(m.vocab_size(), extra_padding);
+    const auto ref = naive_reference(m, "all", batch, /*predicted=*/false);
+    expect_matches(m, batch, plain.compute(batch, LossTarget::gold), ref, LossTarget::gold);
+    EXPECT_EQ(plain.loop_parameters(), want_loop);
+    EXPECT_LE(rel_err(projected.compute(batch, LossTarget::gold).gradients, logra->project(ref.gradients)), 1e-6);
+    EXPECT_EQ(projected.loop_parameters(), want_loop);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Builtin, PerArchitecture, ::testing::Values("boe", "bilstm", "transformer"),

@@ -19,9 +19,7 @@ namespace fathom::grads {
 namespace {
 
 using testing::double_model;
-using testing::naive_reference;
 using testing::rel_err;
-using model::testing::ragged_batch;
 
 ProjectionSpec spec_of(const std::string& kind, std::int64_t k, std::uint64_t seed) {
   ProjectionSpec s;
@@ -44,27 +42,22 @@ TEST(ProjectionSpec, ParsesValidSpecs) {
   EXPECT_EQ(none.kind, "none");
   EXPECT_EQ(none.text(), "none");
 
-  auto g = parse_projection_spec("gaussian:16:7");
-  EXPECT_EQ(g.kind, "gaussian");
-  EXPECT_EQ(g.dim, 16);
-  EXPECT_EQ(g.seed, 7u);
-  EXPECT_EQ(g.text(), "gaussian:16:7");
-
-  auto r = parse_projection_spec("rademacher:8:1");
-  EXPECT_EQ(r.kind, "rademacher");
-  EXPECT_EQ(r.dim, 8);
-  EXPECT_EQ(r.seed, 1u);
-  EXPECT_EQ(r.text(), "rademacher:8:1");
-
-  auto l = parse_projection_spec("logra:4:3");
-  EXPECT_EQ(l.kind, "logra");
-  EXPECT_EQ(l.dim, 4);
-  EXPECT_EQ(l.seed, 3u);
-  EXPECT_EQ(l.text(), "logra:4:3");
-
-  // text() round-trips.
-  for (const auto& s : {g, r, l}) {
-    auto again = parse_projection_spec(s.text());
+  struct Case {
+    const char* text;
+    const char* kind;
+    std::int64_t dim;
+    std::uint64_t seed;
+  };
+  for (const Case& c : {Case{"gaussian:16:7", "gaussian", 16, 7}, Case{"rademacher:8:1", "rademacher", 8, 1},
+                        Case{"logra:4:3", "logra", 4, 3}}) {
+    SCOPED_TRACE(c.text);
+    const auto s = parse_projection_spec(c.text);
+    EXPECT_EQ(s.kind, c.kind);
+    EXPECT_EQ(s.dim, c.dim);
+    EXPECT_EQ(s.seed, c.seed);
+    EXPECT_EQ(s.text(), c.text);
+    // text() round-trips.
+    const auto again = parse_projection_spec(s.text());
     EXPECT_EQ(again.kind, s.kind);
     EXPECT_EQ(again.dim, s.dim);
     EXPECT_EQ(again.seed, s.seed);
@@ -435,7 +428,7 @@ class ProjectedPerExample : public ::testing::TestWithParam<ProjParam> {};
 TEST_P(ProjectedPerExample, EqualsProjectedReference) {
   const auto& [arch, filter, kind] = GetParam();
   auto m = double_model(arch);
-  auto batch = ragged_batch(m->vocab_size(), 2);
+  auto batch = model::testing::ragged_batch(m->vocab_size(), 2);
   auto layout = ParamLayout::select(*m, filter);
   const std::int64_t K = kind == "logra" ? (filter == "classifier" ? 2 : 4) : (filter == "classifier" ? 8 : 32);
   auto proj = make_projector(spec_of(kind, K, 13), layout);
@@ -446,7 +439,7 @@ TEST_P(ProjectedPerExample, EqualsProjectedReference) {
 
   for (auto target : {LossTarget::gold, LossTarget::predicted}) {
     SCOPED_TRACE(loss_target_name(target));
-    auto ref = naive_reference(*m, filter, batch, target == LossTarget::predicted);
+    auto ref = testing::naive_reference(*m, filter, batch, target == LossTarget::predicted);
     auto expected = proj->project(ref.gradients);
     for (auto method : {GradientMethod::vectorised, GradientMethod::loop}) {
       SCOPED_TRACE(method == GradientMethod::loop ? "loop" : "vectorised");
@@ -478,12 +471,12 @@ TEST(ProjectedPerExampleDeep, LograOnOneEncoderLayer) {
     SCOPED_TRACE(arch);
     auto m = double_model(arch);
     const auto filter = testing::deep_filter(arch) + ",embeddings";
-    auto batch = ragged_batch(m->vocab_size(), 3);
+    auto batch = model::testing::ragged_batch(m->vocab_size(), 3);
     auto layout = ParamLayout::select(*m, filter);
     auto proj = make_projector(spec_of("logra", 3, 2), layout);
     PerExampleGradients pe(*m, layout, proj.get());
     auto got = pe.compute(batch, LossTarget::gold);
-    auto ref = naive_reference(*m, filter, batch, false);
+    auto ref = testing::naive_reference(*m, filter, batch, false);
     EXPECT_LE(rel_err(got.gradients, proj->project(ref.gradients)), 1e-6);
   }
 }

@@ -14,6 +14,7 @@
 #include "fathom/core/error.h"
 #include "fathom/store/cache_reader.h"
 #include "fathom/store/cache_writer.h"
+#include "python_util.h"
 #include "store_fixtures.h"
 
 namespace fathom::store {
@@ -177,8 +178,44 @@ TEST_F(StoreResume, MissingOrForeignFile) {
   const CacheSchema schema = example_schema(kRows, kRpc);
   EXPECT_THROW(CacheWriter::open_for_resume(dir.file("absent.h5"), schema, *comm), InputError);
   bool resumed = true;
-  CacheWriter w = CacheWriter::open_or_create(dir.file("absent.h5"), schema, *comm, &resumed);
-  EXPECT_FALSE(resumed);
+  {
+    CacheWriter w = CacheWriter::open_or_create(dir.file("absent.h5"), schema, *comm, &resumed);
+    EXPECT_FALSE(resumed);
+  }
+  // A file that is not HDF5: refused as an input error naming it and why,
+  // and left exactly as it was (open_or_create must not truncate it).
+  const std::string text = dir.file("notes.txt");
+  std::ofstream(text) << "not hdf5";
+  try {
+    CacheWriter::open_or_create(text, schema, *comm);
+    ADD_FAILURE() << "resumed a text file";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("HDF5"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cannot resume"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(file_bytes(text), "not hdf5");
+}
+
+TEST_F(StoreResume, ForeignHdf5FileIsRefusedAndUntouched) {
+  if (!testing::python_has("h5py, numpy")) GTEST_SKIP() << "/usr/bin/python3 with h5py not available";
+  const std::string path = dir.file("foreign.h5");
+  const auto made = testing::run_python(dir.file("make.py"),
+                                        "import sys, h5py, numpy as np\n"
+                                        "with h5py.File(sys.argv[1], 'w') as f:\n"
+                                        "    f['ids'] = np.zeros(95, dtype='S16')\n"
+                                        "    f.attrs['format'] = 'something.else'\n",
+                                        path);
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  const std::string before = file_bytes(path);
+  try {
+    CacheWriter::open_or_create(path, example_schema(kRows, kRpc), *comm);
+    FAIL() << "resumed an HDF5 file that is not a fathom cache";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("not a fathom cache"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(file_bytes(path) == before);
 }
 
 }  // namespace

@@ -60,6 +60,37 @@ TEST(StoreSchema, AutoRowsPerChunkTargetsMebibytes) {
   EXPECT_EQ(resolved(s).rows_per_chunk, 1);
 }
 
+TEST(StoreSchema, ChunkPolicyWholeMultiplesAndMinimumChunks) {
+  // A gradient cache's policy: 1 MiB, whole batches of 16, >= 64 chunks.
+  ChunkPolicy cache;
+  cache.target_bytes = std::int64_t(1) << 20;
+  cache.row_multiple = 16;
+  cache.min_chunks = 64;
+  // 2000 rows of 616 bytes: 1 MiB would be 1702 rows, but 64 chunks need
+  // <= 31.25 rows each, rounded up to whole batches: 32 (63 chunks).
+  EXPECT_EQ(rows_per_chunk_for(2000, 616, cache), 32);
+  // 10^6 rows of 16 KiB: 64 rows make 1 MiB, already 4 whole batches.
+  EXPECT_EQ(rows_per_chunk_for(1000000, 16384, cache), 64);
+  // Rows wider than the target: one batch per chunk, never less.
+  EXPECT_EQ(rows_per_chunk_for(1000, std::int64_t(4) << 20, cache), 16);
+  // Fewer rows than a batch: one chunk of every row.
+  EXPECT_EQ(rows_per_chunk_for(10, 616, cache), 10);
+  // 100 rows: 64 chunks would be < 2 rows; one batch (16) is the floor.
+  EXPECT_EQ(rows_per_chunk_for(100, 616, cache), 16);
+  // The default policy: 2 MiB, any row count, no chunk floor.
+  EXPECT_EQ(rows_per_chunk_for(1000000, 16384, ChunkPolicy{}), 128);
+  EXPECT_EQ(rows_per_chunk_for(1000000, 3, ChunkPolicy{}), 699050);
+  // auto_rows_per_chunk uses the schema's widest row and its policy.
+  CacheSchema s;
+  s.rows = 2000;
+  s.datasets = {{"ids", 12, ElementType::str}, {"g", 154, ElementType::f32}, {"h", 64, ElementType::f16}};
+  s.chunk_policy = cache;
+  EXPECT_EQ(auto_rows_per_chunk(s), 32);
+  EXPECT_EQ(resolved(s).rows_per_chunk, 32);
+  s.rows_per_chunk = 7;  // an explicit size wins
+  EXPECT_EQ(resolved(s).rows_per_chunk, 7);
+}
+
 TEST(StoreSchema, ResolvedRejectsBadSchemas) {
   CacheSchema good = testing::example_schema(10, 4);
   EXPECT_NO_THROW(resolved(good));
@@ -76,6 +107,9 @@ TEST(StoreSchema, ResolvedRejectsBadSchemas) {
   bad([](CacheSchema& s) { s.datasets.push_back({"s", 0, ElementType::str}); });
   bad([](CacheSchema& s) { s.attributes.set("format_version", 2); });
   bad([](CacheSchema& s) { s.rows_per_chunk = -1; });
+  bad([](CacheSchema& s) { s.chunk_policy.row_multiple = 0; });
+  bad([](CacheSchema& s) { s.chunk_policy.min_chunks = 0; });
+  bad([](CacheSchema& s) { s.chunk_policy.target_bytes = 0; });
   CacheSchema big = good;
   big.rows_per_chunk = 1000;
   EXPECT_EQ(resolved(big).rows_per_chunk, 10);  // clamped to rows
