@@ -15,9 +15,9 @@
 // classifier layer is vectorised for every model, TorchScript included,
 // because the contract fixes logits = features Wᵀ + b. Parameters no tap
 // recorded (e.g. inside a TorchScript encoder) fall back to one backward per
-// example; the split is logged on the first batch and reported by
-// loop_parameters(); which parameters take which path is decided once per
-// model, on that first batch. With a FactorisedProjector (logra) the factorised path
+// example. Which parameters take which path depends on the model, not the
+// batch: it is decided once, on the first batch, logged, and reported by
+// loop_parameters(). With a FactorisedProjector (logra) the factorised path
 // projects δ and a first, so the [r,c] gradient is never formed.
 // Method "loop": the naive baseline, one forward and backward per example,
 // each example alone and unpadded (benchmarks, tests).

@@ -31,7 +31,7 @@ ElementType element_type_from_name(const std::string& name);  // throws UsageErr
 std::size_t element_size(ElementType t, std::int64_t width);  // bytes of one element (str: width)
 
 struct DatasetSpec {
-  std::string name;        // HDF5 name under "/": no '/', not cache_names::kCompleteDataset
+  std::string name;        // HDF5 name under "/": no '/', not cache_names::dataset::kComplete
   std::int64_t width = 0;  // 0: 1-D [rows]; else [rows, width]. str: max bytes per string (>= 1)
   ElementType type = ElementType::f32;
 
