@@ -14,7 +14,6 @@ Registered register_stats(CLI::App& app, Context& ctx) {
     data::StatsOptions stats;
     std::string out;
     bool json = false;
-    CorpusFlags corpus_flags;
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand("stats", "Corpus statistics: examples, labels, lengths, tokens, vocabulary, duplicates");
@@ -24,12 +23,11 @@ Registered register_stats(CLI::App& app, Context& ctx) {
   sub->add_option("--lowercase", o->stats.lowercase, "lowercase before tokenizing")->capture_default_str();
   sub->add_option("--out", o->out, "also write the report as JSON to this file");
   sub->add_flag("--json", o->json, "print JSON instead of text");
-  add_corpus_flags(*sub, o->corpus_flags);
+  add_corpus_flags(*sub, o->stats.corpus_options);
   sub->footer("Output: text report on stdout (or JSON with --json); --out writes the JSON report (format_version 1).\n"
               "Token counts use the chosen tokenizer; text lengths are Unicode code points (text + text_pair).");
   return {sub, [o, &ctx] {
             data::StatsOptions options = o->stats;
-            options.corpus_options = corpus_options(o->corpus_flags);
             std::optional<data::CorpusStats> stats = data::compute_corpus_stats(options, shard_group(ctx.comm()));
             if (!stats) return 0;  // not rank 0
             const std::string json = stats->to_json() + "\n";

@@ -9,7 +9,6 @@ namespace fathom::cli {
 Registered register_train(CLI::App& app, Context& ctx) {
   struct Opts {
     model::TrainOptions t;
-    CorpusFlags corpus_flags;
     bool no_resume = false;
   };
   auto o = std::make_shared<Opts>();
@@ -43,13 +42,12 @@ Registered register_train(CLI::App& app, Context& ctx) {
   sub->add_option("--seed", t.seed, "seed (initialisation, shuffling, dropout)")->capture_default_str();
   sub->add_option("--label-order", t.labels, "fixed label order (comma-separated; default: sorted)")->delimiter(',');
   sub->add_flag("--no-resume", o->no_resume, "ignore checkpoints in --out and start over");
-  add_corpus_flags(*sub, o->corpus_flags);
+  add_corpus_flags(*sub, t.corpus_options);
   sub->footer("Outputs in --out: fathom.json, weights.pt, vocab.txt, labels.txt (the bundle), metrics.jsonl\n"
               "(one line per epoch: train_loss, dev_loss, dev_accuracy, lr, examples_per_s, seconds) and\n"
               "checkpoints/epoch-K/ (weights, optimizer state, learning rate; TracIn uses them).\n"
               "A killed run resumes from its last complete epoch when re-run with the same options.");
   return {sub, [o, &ctx] {
-            o->t.corpus_options = corpus_options(o->corpus_flags);
             o->t.resume = !o->no_resume;
             o->t.threads = ctx.threads;
             auto& c = ctx.comm();

@@ -1,34 +1,25 @@
 #include "corpus_options.h"
 
-
 namespace fathom::cli {
 
-void add_corpus_flags(CLI::App& sub, CorpusFlags& f) {
-  sub.add_option("--format", f.format, "auto (by extension) | jsonl | tsv | csv")
+void add_corpus_flags(CLI::App& sub, data::CorpusOptions& o) {
+  sub.add_option("--format", o.format, "auto (by extension) | jsonl | tsv | csv")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "jsonl", "tsv", "csv"}));
-  sub.add_option("--id-field", f.id_field, "id field/column (empty: the record number)")->capture_default_str();
-  sub.add_option("--text-field", f.text_field, "text field/column")->capture_default_str();
-  sub.add_option("--pair-field", f.pair_field, "second text (NLI hypothesis) field/column")->capture_default_str();
-  sub.add_option("--label-field", f.label_field, "label field/column")->capture_default_str();
-  sub.add_option("--labels", f.labels, "allowed labels (comma-separated); others are errors")->delimiter(',');
-  sub.add_option("--on-error", f.on_error, "bad records: fail (default) | skip (counted and reported)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"fail", "skip"}));
-  sub.add_flag("--allow-empty-text", f.allow_empty_text, "accept empty texts");
-}
-
-data::CorpusOptions corpus_options(const CorpusFlags& f) {
-  data::CorpusOptions o;
-  o.format = f.format;
-  o.id_field = f.id_field;
-  o.text_field = f.text_field;
-  o.pair_field = f.pair_field;
-  o.label_field = f.label_field;
-  o.label_set = f.labels;
-  o.on_error = f.on_error == "skip" ? data::CorpusOptions::OnError::skip : data::CorpusOptions::OnError::fail;
-  o.allow_empty_text = f.allow_empty_text;
-  return o;
+  sub.add_option("--id-field", o.id_field, "id field/column (empty: the record number)")->capture_default_str();
+  sub.add_option("--text-field", o.text_field, "text field/column")->capture_default_str();
+  sub.add_option("--pair-field", o.pair_field, "second text (NLI hypothesis) field/column")->capture_default_str();
+  sub.add_option("--label-field", o.label_field, "label field/column")->capture_default_str();
+  sub.add_option("--labels", o.label_set, "allowed labels (comma-separated); others are errors")->delimiter(',');
+  sub.add_option_function<std::string>(
+         "--on-error",
+         [&o](const std::string& policy) {
+           o.on_error = policy == "skip" ? data::CorpusOptions::OnError::skip : data::CorpusOptions::OnError::fail;
+         },
+         "bad records: fail (default) | skip (counted and reported)")
+      ->check(CLI::IsMember({"fail", "skip"}))
+      ->default_str("fail");
+  sub.add_flag("--allow-empty-text", o.allow_empty_text, "accept empty texts");
 }
 
 data::ShardGroup shard_group(comm::Communicator& communicator) {

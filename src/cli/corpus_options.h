@@ -12,16 +12,10 @@
 
 namespace fathom::cli {
 
-struct CorpusFlags {
-  std::string format = "auto";
-  std::string id_field = "id", text_field = "text", pair_field = "text_pair", label_field = "label";
-  std::vector<std::string> labels;
-  std::string on_error = "fail";
-  bool allow_empty_text = false;
-};
-
-void add_corpus_flags(CLI::App& sub, CorpusFlags& flags);
-data::CorpusOptions corpus_options(const CorpusFlags& flags);
+// Binds --format, --id-field, --text-field, --pair-field, --label-field,
+// --labels, --on-error and --allow-empty-text straight to `options` (which must
+// outlive parsing); defaults are data::CorpusOptions' own.
+void add_corpus_flags(CLI::App& sub, data::CorpusOptions& options);
 // The communicator's collectives in the form data's sharded pipelines take
 // (data does not depend on comm). The result refers to `comm`.
 data::ShardGroup shard_group(comm::Communicator& comm);

@@ -369,30 +369,31 @@ TEST_F(TorchScriptBundleTest, MissingClassifierParameters) {
 }
 
 TEST_F(TorchScriptBundleTest, WrongShapesOnTheProbeBatch) {
-  ScriptSpec features;
-  features.features = "torch.tanh(pooled)";  // [B,E] = [2,8], not [2,H]; classifier then fails
-  write_bundle(features);
-  expect_rejected("model.pt", "forward_from_embeddings", "failed on a probe batch of 2x4 tokens");
-
-  ScriptSpec narrow;
-  narrow.logits = "(torch.matmul(features, self.classifier.weight.t()) + self.classifier.bias)[:, :2]";
-  write_bundle(narrow);
-  expect_rejected("model.pt", "forward_from_embeddings", "logits (labels.txt has 3 labels) has shape [2, 2]");
-
-  ScriptSpec embed;
-  embed.embed = "return torch.embedding(self.embeddings.weight, ids).sum(1)";
-  write_bundle(embed);
-  expect_rejected("model.pt", "embed", "has shape [2, 8] on a probe batch of 2x4 tokens, expected [2, 4, 8]");
-
-  ScriptSpec not_linear;
-  not_linear.logits = "torch.matmul(features, self.classifier.weight.t()) * 2.0 + self.classifier.bias";
-  write_bundle(not_linear);
-  expect_rejected("model.pt", "forward_from_embeddings", "features @ classifier.weight^T + classifier.bias");
-
-  ScriptSpec forward;
-  forward.forward = "return self.forward_from_embeddings(self.embed(ids), mask, type_ids)[0][:, :1]";
-  write_bundle(forward);
-  expect_rejected("model.pt", "forward", "logits has shape [2, 1]");
+  struct Case {
+    std::string ScriptSpec::*method;  // the one piece of TorchScript that is wrong
+    std::string code;
+    std::string field, message;
+  };
+  const std::vector<Case> cases = {
+      // [B,E] = [2,8], not [2,H]; the classifier then fails
+      {&ScriptSpec::features, "torch.tanh(pooled)", "forward_from_embeddings",
+       "failed on a probe batch of 2x4 tokens"},
+      {&ScriptSpec::logits, "(torch.matmul(features, self.classifier.weight.t()) + self.classifier.bias)[:, :2]",
+       "forward_from_embeddings", "logits (labels.txt has 3 labels) has shape [2, 2]"},
+      {&ScriptSpec::embed, "return torch.embedding(self.embeddings.weight, ids).sum(1)", "embed",
+       "has shape [2, 8] on a probe batch of 2x4 tokens, expected [2, 4, 8]"},
+      {&ScriptSpec::logits, "torch.matmul(features, self.classifier.weight.t()) * 2.0 + self.classifier.bias",
+       "forward_from_embeddings", "features @ classifier.weight^T + classifier.bias"},
+      {&ScriptSpec::forward, "return self.forward_from_embeddings(self.embed(ids), mask, type_ids)[0][:, :1]",
+       "forward", "logits has shape [2, 1]"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.code);
+    ScriptSpec spec;
+    spec.*c.method = c.code;
+    write_bundle(spec);
+    expect_rejected("model.pt", c.field, c.message);
+  }
 }
 
 TEST_F(TorchScriptBundleTest, VocabAndLabelMismatches) {

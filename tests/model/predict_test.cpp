@@ -18,18 +18,11 @@ using fathom::testing::ScratchDir;
 
 namespace {
 
-// Trains a small boe bundle in dir/model.
+// Trains a small boe bundle in dir/model (no dev evaluation, 4 epochs).
 std::string train_small(const ScratchDir& dir, fathom::comm::Communicator& comm) {
-  fathom::testing::write_sentiment_corpus(dir / "train.jsonl", 240, 1);
-  fathom::model::TrainOptions o;
-  o.corpus = dir / "train.jsonl";
-  o.out_dir = dir / "model";
-  o.embedding_dim = 16;
-  o.hidden_dim = 16;
-  o.lr = 0.02;
-  o.batch = 16;
+  fathom::model::TrainOptions o = fathom::testing::small_train_options(dir, "model");
+  o.dev.clear();
   o.epochs = 4;
-  o.threads = 1;
   fathom::model::train_model(o, comm);
   return o.out_dir;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fathom/model/bundle.h"
+#include "fathom/model/train.h"
 
 namespace fathom::testing {
 
@@ -85,5 +86,23 @@ class ScratchDir {
  private:
   std::filesystem::path path_;
 };
+
+// Options for a small, fast boe training run on sentiment corpora written
+// into dir (train 240, dev 80 examples), output in dir/out.
+inline model::TrainOptions small_train_options(const ScratchDir& dir, const std::string& out) {
+  write_sentiment_corpus(dir / "train.jsonl", 240, 1);
+  write_sentiment_corpus(dir / "dev.jsonl", 80, 2);
+  model::TrainOptions o;
+  o.corpus = dir / "train.jsonl";
+  o.dev = dir / "dev.jsonl";
+  o.out_dir = dir / out;
+  o.embedding_dim = 16;
+  o.hidden_dim = 16;
+  o.lr = 0.02;
+  o.batch = 16;
+  o.epochs = 3;
+  o.threads = 1;
+  return o;
+}
 
 }  // namespace fathom::testing

@@ -21,22 +21,6 @@ using fathom::testing::ScratchDir;
 
 namespace {
 
-TrainOptions small_options(const ScratchDir& dir, const std::string& out) {
-  fathom::testing::write_sentiment_corpus(dir / "train.jsonl", 240, 1);
-  fathom::testing::write_sentiment_corpus(dir / "dev.jsonl", 80, 2);
-  TrainOptions o;
-  o.corpus = dir / "train.jsonl";
-  o.dev = dir / "dev.jsonl";
-  o.out_dir = dir / out;
-  o.embedding_dim = 16;
-  o.hidden_dim = 16;
-  o.lr = 0.02;
-  o.batch = 16;
-  o.epochs = 3;
-  o.threads = 1;
-  return o;
-}
-
 std::unique_ptr<fathom::comm::Communicator> local() { return fathom::comm::make_communicator("local"); }
 
 }  // namespace
@@ -62,7 +46,7 @@ TEST(EpochPermutation, IsADeterministicPermutationThatChangesPerEpoch) {
 
 TEST(Train, BoeLearnsAndWritesBundleMetricsCheckpoints) {
   ScratchDir dir("train-boe");
-  TrainOptions o = small_options(dir, "out");
+  TrainOptions o = fathom::testing::small_train_options(dir, "out");
   o.epochs = 4;
   auto comm = local();
   auto r = fathom::model::train_model(o, *comm);
@@ -112,7 +96,7 @@ TEST(Train, BoeLearnsAndWritesBundleMetricsCheckpoints) {
 TEST(Train, ResumeAfterInterruptionEqualsUninterruptedRun) {
   ScratchDir dir("train-resume");
   auto comm = local();
-  TrainOptions full = small_options(dir, "full");
+  TrainOptions full = fathom::testing::small_train_options(dir, "full");
   full.dropout = 0.2;  // resume must also reproduce the dropout masks
   fathom::model::train_model(full, *comm);
 
@@ -143,7 +127,7 @@ TEST(Train, ResumeAfterInterruptionEqualsUninterruptedRun) {
 TEST(Train, CheckpointsOfAnotherConfigurationAreRefused) {
   ScratchDir dir("train-mismatch");
   auto comm = local();
-  TrainOptions o = small_options(dir, "out");
+  TrainOptions o = fathom::testing::small_train_options(dir, "out");
   o.epochs = 1;
   fathom::model::train_model(o, *comm);
 
@@ -177,7 +161,7 @@ TEST(Train, CheckpointsOfAnotherConfigurationAreRefused) {
 TEST(Train, L2LastShrinksTheClassifierOnly) {
   ScratchDir dir("train-l2");
   auto comm = local();
-  TrainOptions plain = small_options(dir, "plain");
+  TrainOptions plain = fathom::testing::small_train_options(dir, "plain");
   plain.epochs = 2;
   plain.dropout = 0;
   TrainOptions l2 = plain;
@@ -228,7 +212,7 @@ TEST(Train, OtherArchitecturesAndSgdTrain) {
   ScratchDir dir("train-arch");
   auto comm = local();
   for (const char* arch : {"bilstm", "transformer"}) {
-    TrainOptions o = small_options(dir, arch);
+    TrainOptions o = fathom::testing::small_train_options(dir, arch);
     o.arch = arch;
     o.epochs = 8;
     o.heads = 2;
@@ -239,7 +223,7 @@ TEST(Train, OtherArchitecturesAndSgdTrain) {
     expect_learns(r, o, arch);
     EXPECT_EQ(fathom::model::load_bundle(o.out_dir).model->architecture(), arch);
   }
-  TrainOptions sgd = small_options(dir, "sgd");
+  TrainOptions sgd = fathom::testing::small_train_options(dir, "sgd");
   sgd.optimizer = "sgd";
   sgd.lr = 0.5;
   sgd.epochs = 6;
@@ -250,7 +234,7 @@ TEST(Train, OtherArchitecturesAndSgdTrain) {
 TEST(Train, BadOptionsAndInputsAreUserErrors) {
   ScratchDir dir("train-bad");
   auto comm = local();
-  TrainOptions o = small_options(dir, "out");
+  TrainOptions o = fathom::testing::small_train_options(dir, "out");
   auto expect_usage = [&](TrainOptions bad, const std::string& needle) {
     try {
       fathom::model::train_model(bad, *comm);
