@@ -165,80 +165,69 @@ double train_epoch(const TrainOptions& o, const TrainData& d, std::int64_t epoch
   return loss_sum;
 }
 
-}  // namespace
-
-TrainResult train_model(const TrainOptions& o, comm::Communicator& comm) {
-  validate_train_options(o);
-  configure_threads(o.threads);
-  TrainData d = load_train_data(o, comm);
-  const BuiltinConfig config = builtin_config(o, d);
-  std::shared_ptr<Model> model = make_builtin(config);
-
-  std::vector<torch::Tensor> params;
+// Every parameter (the optimizer's list) and the last layer's weight, which
+// the --l2-last penalty applies to.
+struct TrainableParameters {
+  std::vector<torch::Tensor> all;
   torch::Tensor classifier_weight;
-  for (auto& [name, p] : model->named_parameters()) {
-    params.push_back(p);
-    if (name == "classifier.weight") classifier_weight = p;
+};
+
+TrainableParameters trainable_parameters(Model& model) {
+  TrainableParameters t;
+  for (auto& [name, p] : model.named_parameters()) {
+    t.all.push_back(p);
+    if (name == "classifier.weight") t.classifier_weight = p;
   }
-  if (!classifier_weight.defined()) throw Error("train: model has no classifier.weight");
-  auto optimizer = make_optimizer(o, params);
+  if (!t.classifier_weight.defined()) throw Error("train: model has no classifier.weight");
+  return t;
+}
 
-  std::string config_json;
-  ResumePlan plan = plan_resume(o, config_json, comm);
-  if (plan.start_epoch > 0)
-    restore(plan, *model, params, *optimizer, comm);
-  else
-    broadcast_tensors(comm, params);  // same seed gives the same init; make it certain
-  if (comm.is_root() && plan.start_epoch > 0)
-    spdlog::info("train: resuming after epoch {} from {}", plan.start_epoch, plan.checkpoint);
-
-  GradientReducer reducer(params, classifier_weight, o.l2_last);
-  TrainResult result;
-  result.resumed_from = plan.start_epoch;
-  result.train_examples = std::int64_t(d.train.size());
-  result.bundle_dir = o.out_dir;
-  result.epochs = plan.history;
-  double trained = 0, train_seconds = 0;
-
-  for (std::int64_t epoch = plan.start_epoch + 1; epoch <= o.epochs; ++epoch) {
-    const auto t0 = Clock::now();
-    EpochMetrics m;
-    m.epoch = epoch;
-    m.lr = current_lr(*optimizer);
-    m.train_loss = train_epoch(o, d, epoch, *model, *optimizer, reducer, comm) / double(d.train.size());
-    const double seconds = seconds_since(t0);
-    m.examples_per_s = double(d.train.size()) / std::max(seconds, 1e-9);
-    trained += double(d.train.size());
-    train_seconds += seconds;
-    if (!d.dev.empty()) {
-      const EvalStats dev = evaluate(*model, d.dev, *d.tokenizer, o.max_length, d.labels, o.batch, comm);
-      m.dev_loss = dev.loss();
-      m.dev_accuracy = dev.accuracy();
-    }
-    m.seconds = seconds_since(t0);
-    result.epochs.push_back(m);
-    on_root(comm, "writing the epoch " + std::to_string(epoch) + " checkpoint", [&] {
-      CheckpointState state;
-      state.epoch = epoch;
-      state.lr = m.lr;
-      state.seed = o.seed;
-      state.config_json = config_json;
-      state.metrics = result.epochs;
-      save_checkpoint(o.out_dir, state, *model, *optimizer);
-      write_metrics(o.out_dir, result.epochs);
-      spdlog::info("epoch {}/{}: train_loss {:.4f}{} {:.0f} ex/s, {:.1f}s", epoch, o.epochs, m.train_loss,
-                   m.dev_accuracy ? fmt::format(", dev_loss {:.4f}, dev_accuracy {:.4f},", *m.dev_loss, *m.dev_accuracy)
-                                  : std::string(","),
-                   m.examples_per_s, m.seconds);
-    });
+// COLLECTIVE. One epoch of training, then the dev evaluation (if any).
+EpochMetrics run_epoch(const TrainOptions& o, const TrainData& d, std::int64_t epoch, Model& model,
+                       torch::optim::Optimizer& optimizer, GradientReducer& reducer, comm::Communicator& comm) {
+  const auto t0 = Clock::now();
+  EpochMetrics m;
+  m.epoch = epoch;
+  m.lr = current_lr(optimizer);
+  m.train_loss = train_epoch(o, d, epoch, model, optimizer, reducer, comm) / double(d.train.size());
+  m.examples_per_s = double(d.train.size()) / std::max(seconds_since(t0), 1e-9);
+  if (!d.dev.empty()) {
+    const EvalStats dev = evaluate(model, d.dev, *d.tokenizer, o.max_length, d.labels, o.batch, comm);
+    m.dev_loss = dev.loss();
+    m.dev_accuracy = dev.accuracy();
   }
+  m.seconds = seconds_since(t0);
+  return m;
+}
 
-  if (!result.epochs.empty()) result.dev_accuracy = result.epochs.back().dev_accuracy;
-  result.examples_per_s = train_seconds > 0 ? trained / train_seconds : 0.0;
+// COLLECTIVE. Rank 0 writes the epoch's checkpoint and metrics.jsonl (the
+// resume point after a kill), then logs the epoch.
+void checkpoint_epoch(const TrainOptions& o, const std::string& config_json, const std::vector<EpochMetrics>& history,
+                      Model& model, torch::optim::Optimizer& optimizer, comm::Communicator& comm) {
+  const EpochMetrics& m = history.back();
+  on_root(comm, "writing the epoch " + std::to_string(m.epoch) + " checkpoint", [&] {
+    CheckpointState state;
+    state.epoch = m.epoch;
+    state.lr = m.lr;
+    state.seed = o.seed;
+    state.config_json = config_json;
+    state.metrics = history;
+    save_checkpoint(o.out_dir, state, model, optimizer);
+    write_metrics(o.out_dir, history);
+    spdlog::info("epoch {}/{}: train_loss {:.4f}{} {:.0f} ex/s, {:.1f}s", m.epoch, o.epochs, m.train_loss,
+                 m.dev_accuracy ? fmt::format(", dev_loss {:.4f}, dev_accuracy {:.4f},", *m.dev_loss, *m.dev_accuracy)
+                                : std::string(","),
+                 m.examples_per_s, m.seconds);
+  });
+}
+
+// COLLECTIVE. Rank 0 writes metrics.jsonl and the model bundle.
+void save_trained_bundle(const TrainOptions& o, const TrainData& d, const BuiltinConfig& config, Model& model,
+                         const std::vector<EpochMetrics>& history, comm::Communicator& comm) {
   on_root(comm, "writing the model bundle to " + o.out_dir, [&] {
     // A resumed run that had nothing left to do still rewrites metrics.jsonl
     // (dropping lines of epochs after its checkpoint) and the bundle.
-    write_metrics(o.out_dir, result.epochs);
+    write_metrics(o.out_dir, history);
     BundleInfo info;
     info.kind = "builtin";
     info.architecture = o.arch;
@@ -248,8 +237,46 @@ TrainResult train_model(const TrainOptions& o, comm::Communicator& comm) {
     info.labels = d.labels;
     info.config_json = config.to_json();
     info.weights_file = "weights.pt";
-    save_bundle(o.out_dir, *model, *d.tokenizer, info);
+    save_bundle(o.out_dir, model, *d.tokenizer, info);
   });
+}
+
+}  // namespace
+
+TrainResult train_model(const TrainOptions& o, comm::Communicator& comm) {
+  validate_train_options(o);
+  configure_threads(o.threads);
+  TrainData d = load_train_data(o, comm);
+  const BuiltinConfig config = builtin_config(o, d);
+  std::shared_ptr<Model> model = make_builtin(config);
+  TrainableParameters params = trainable_parameters(*model);
+  auto optimizer = make_optimizer(o, params.all);
+
+  std::string config_json;
+  ResumePlan plan = plan_resume(o, config_json, comm);
+  if (plan.start_epoch > 0)
+    restore(plan, *model, params.all, *optimizer, comm);
+  else
+    broadcast_tensors(comm, params.all);  // same seed gives the same init; make it certain
+  if (comm.is_root() && plan.start_epoch > 0)
+    spdlog::info("train: resuming after epoch {} from {}", plan.start_epoch, plan.checkpoint);
+
+  GradientReducer reducer(params.all, params.classifier_weight, o.l2_last);
+  TrainResult result;
+  result.resumed_from = plan.start_epoch;
+  result.train_examples = std::int64_t(d.train.size());
+  result.bundle_dir = o.out_dir;
+  result.epochs = plan.history;
+  double trained = 0, train_seconds = 0;
+  for (std::int64_t epoch = plan.start_epoch + 1; epoch <= o.epochs; ++epoch) {
+    result.epochs.push_back(run_epoch(o, d, epoch, *model, *optimizer, reducer, comm));
+    trained += double(d.train.size());
+    train_seconds += double(d.train.size()) / result.epochs.back().examples_per_s;
+    checkpoint_epoch(o, config_json, result.epochs, *model, *optimizer, comm);
+  }
+  if (!result.epochs.empty()) result.dev_accuracy = result.epochs.back().dev_accuracy;
+  result.examples_per_s = train_seconds > 0 ? trained / train_seconds : 0.0;
+  save_trained_bundle(o, d, config, *model, result.epochs, comm);
   return result;
 }
 
