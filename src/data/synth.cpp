@@ -173,14 +173,10 @@ void validate(const SynthOptions& opt) {
   if (opt.out_dir.empty()) throw UsageError("synth: option 'out_dir' must name a directory (got an empty string)");
 }
 
-SynthSummary synthesize(const SynthOptions& opt) {
-  validate(opt);
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::create_directories(opt.out_dir, ec);
-  if (ec) throw Error("synth: cannot create output directory '" + opt.out_dir + "': " + ec.message());
-  const fs::path dir(opt.out_dir);
+namespace {
 
+// What every split writer shares: labels, the planted artifact, the flips.
+Plan make_plan(const SynthOptions& opt) {
   Plan plan;
   plan.opt = opt;
   plan.labels = synth_labels(opt.task, opt.classes);
@@ -194,9 +190,13 @@ SynthSummary synthesize(const SynthOptions& opt) {
     plan.artifact_label = plan.classes == 5 ? 3 : plan.classes - 1;  // "positive"
     plan.artifact_token = std::string(synth::sentiment_artifact(opt.seed));
   }
+  return plan;
+}
 
+// The summary before any split is written: paths and the planted artifact.
+SynthSummary start_summary(const Plan& plan, const std::filesystem::path& dir) {
   SynthSummary sum;
-  sum.task = opt.task;
+  sum.task = plan.opt.task;
   sum.classes = plan.classes;
   sum.labels = plan.labels;
   sum.artifact_token = plan.artifact_token;
@@ -206,13 +206,12 @@ SynthSummary synthesize(const SynthOptions& opt) {
   sum.dev.path = (dir / "dev.jsonl").string();
   sum.test.path = (dir / "test.jsonl").string();
   sum.truth_path = (dir / "truth.json").string();
-  const std::int64_t n_dev = std::llround(opt.dev_fraction * static_cast<double>(opt.n));
-  const std::int64_t n_test = std::llround(opt.test_fraction * static_cast<double>(opt.n));
+  return sum;
+}
 
-  // A stale truth.json next to new splits would claim a completed run.
-  fs::remove(sum.truth_path, ec);
-
-  synth::TruthWriter truth(sum.truth_path);
+// truth.json's fields known before generation (the flipped list follows).
+void write_truth_head(synth::TruthWriter& truth, const Plan& plan) {
+  const SynthOptions& opt = plan.opt;
   truth.field("format_version", 1);
   truth.field("generator", "fathom synth");
   truth.field("grammar_version", 1);
@@ -227,8 +226,49 @@ SynthSummary synthesize(const SynthOptions& opt) {
   truth.field("dev_fraction", opt.dev_fraction);
   truth.field("test_fraction", opt.test_fraction);
   truth.field("files", ordered_json{{"train", "train.jsonl"}, {"dev", "dev.jsonl"}, {"test", "test.jsonl"}});
-  truth.begin_flipped();
+}
 
+// truth.json's fields known after generation: artifact counts, label counts
+// (with the train labels before flipping) and the files' sha256.
+void write_truth_tail(synth::TruthWriter& truth, const Plan& plan, const SynthSummary& sum,
+                      const std::vector<std::int64_t>& train_original, const ordered_json& sha) {
+  ordered_json artifacts = ordered_json::array();
+  if (plan.opt.artifact_rate > 0.0) {
+    artifacts.push_back({{"token", sum.artifact_token},
+                         {"label", sum.artifact_label},
+                         {"field", sum.artifact_field},
+                         {"count", sum.artifact_train},
+                         {"counts", {{"train", sum.artifact_train}, {"dev", sum.artifact_dev}, {"test", 0}}}});
+  }
+  ordered_json counts;
+  counts["train"] = counts_json(plan, sum.train.label_counts);
+  counts["train_original"] = counts_json(plan, train_original);
+  counts["dev"] = counts_json(plan, sum.dev.label_counts);
+  counts["test"] = counts_json(plan, sum.test.label_counts);
+  truth.tail_field("n_flipped", plan.flips, false);
+  truth.tail_field("artifacts", artifacts, false);
+  truth.tail_field("counts", counts, false);
+  truth.tail_field("sha256", sha, true);
+}
+
+}  // namespace
+
+SynthSummary synthesize(const SynthOptions& opt) {
+  validate(opt);
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(opt.out_dir, ec);
+  if (ec) throw Error("synth: cannot create output directory '" + opt.out_dir + "': " + ec.message());
+  const Plan plan = make_plan(opt);
+  SynthSummary sum = start_summary(plan, fs::path(opt.out_dir));
+  const std::int64_t n_dev = std::llround(opt.dev_fraction * static_cast<double>(opt.n));
+  const std::int64_t n_test = std::llround(opt.test_fraction * static_cast<double>(opt.n));
+
+  // A stale truth.json next to new splits would claim a completed run.
+  fs::remove(sum.truth_path, ec);
+  synth::TruthWriter truth(sum.truth_path);
+  write_truth_head(truth, plan);
+  truth.begin_flipped();
   Progress progress("synth " + opt.task, opt.n + n_dev + n_test);
   std::vector<std::int64_t> train_orig, dev_orig, test_orig;
   std::int64_t test_artifacts = 0;
@@ -241,24 +281,7 @@ SynthSummary synthesize(const SynthOptions& opt) {
   progress.finish();
   truth.end_flipped();
   sum.flipped = plan.flips;
-
-  ordered_json artifacts = ordered_json::array();
-  if (opt.artifact_rate > 0.0) {
-    artifacts.push_back({{"token", sum.artifact_token},
-                         {"label", sum.artifact_label},
-                         {"field", sum.artifact_field},
-                         {"count", sum.artifact_train},
-                         {"counts", {{"train", sum.artifact_train}, {"dev", sum.artifact_dev}, {"test", 0}}}});
-  }
-  ordered_json counts;
-  counts["train"] = counts_json(plan, sum.train.label_counts);
-  counts["train_original"] = counts_json(plan, train_orig);
-  counts["dev"] = counts_json(plan, sum.dev.label_counts);
-  counts["test"] = counts_json(plan, sum.test.label_counts);
-  truth.tail_field("n_flipped", plan.flips, false);
-  truth.tail_field("artifacts", artifacts, false);
-  truth.tail_field("counts", counts, false);
-  truth.tail_field("sha256", sha, true);
+  write_truth_tail(truth, plan, sum, train_orig, sha);
   truth.commit();  // last: truth.json present == run complete
   return sum;
 }
