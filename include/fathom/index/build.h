@@ -37,6 +37,10 @@ struct BuildOptions {
   double progress_period_s = 10.0;
 };
 
+// The search nprobe build_index stores when none is given: min(nlist, 16)
+// (0 for an index without an IVF layer, nlist = 0).
+std::int64_t default_nprobe(std::int64_t nlist);
+
 // COLLECTIVE. Validates everything before writing anything: a missing or
 // incomplete cache, an unknown field, metric or a spec FAISS rejects (its
 // message plus the forms fathom accepts), train_sample / nprobe < 0, an

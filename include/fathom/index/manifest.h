@@ -12,6 +12,7 @@
 //
 // Any rank, any thread: plain values, no MPI, no FAISS.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,9 @@ struct Manifest {
   std::uint64_t seed = 0;           // training-sample seed
   std::string cache_path;           // as given at build time (recorded, not compared)
   std::string cache_identity;       // cache_identity() of that cache
+  // The provenance attributes cache_identity() covers, as text (present ones
+  // only), so a mismatch can be named ("model_sha256: index built from X, ...").
+  std::map<std::string, std::string> cache_provenance;
   std::vector<ShardEntry> shards;   // contiguous, in row order, covering [0, rows)
   std::string fathom_version;
   std::string created_at;           // UTC ISO 8601
@@ -73,6 +77,8 @@ struct Manifest {
 // (model_sha256, corpus_sha256, params, projection, dtype, target), so an
 // index cannot be used with a cache of other rows or another model.
 std::string cache_identity(const store::CacheReader& cache);
+// The attributes cache_identity() covers that `cache` has, name -> text.
+std::map<std::string, std::string> cache_provenance(const store::CacheReader& cache);
 
 // InputError if `cache` is not the cache `manifest` was built from, naming the
 // manifest, the cache and what differs (rows, identity, missing field or its

@@ -17,6 +17,9 @@
 #include "fathom/index/manifest.h"
 #include "fathom/index/top_k.h"
 
+namespace faiss {
+struct Index;
+}
 namespace fathom::comm {
 class Communicator;
 }
@@ -43,8 +46,12 @@ class VectorIndex {
   // Adds x [n, dim] with ids first_row .. first_row + n - 1. Rows must be added
   // in increasing, contiguous id order (ids are an offset, not stored per row).
   void add(const float* x, std::int64_t n, std::int64_t first_row);
-  // IVF: lists probed per query (no effect on other indexes).
+  // IVF: lists probed per query (no effect on other indexes). UsageError if < 1.
   void set_nprobe(std::int64_t nprobe);
+  // IVF: the number of inverted lists and the lists probed per query; 0 for
+  // indexes without an IVF layer (Flat, HNSW, PQ, ...).
+  std::int64_t nlist() const;
+  std::int64_t nprobe() const;
   // Local search: queries [n, dim], k >= 1. Lists have k entries, missing
   // ones as in top_k.h.
   Neighbors search(const float* queries, std::int64_t n, std::int64_t k) const;
@@ -60,6 +67,7 @@ class VectorIndex {
  private:
   struct Impl;
   explicit VectorIndex(std::unique_ptr<Impl> impl);
+  static VectorIndex adopt(std::unique_ptr<faiss::Index> index, Metric metric, std::int64_t first_row);
   std::unique_ptr<Impl> impl_;
 };
 
