@@ -35,6 +35,7 @@ struct BuildOptions {
   bool overwrite = false;             // replace an existing manifest instead of refusing
   std::size_t memory_budget_bytes = std::size_t(256) << 20;  // per rank, for streaming the rows
   double progress_period_s = 10.0;
+  int threads = 0;                    // FAISS threads per rank (threads.h); 0 = this rank's share of the node
 };
 
 // The search nprobe build_index stores when none is given: min(nlist, 16)
