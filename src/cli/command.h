@@ -49,6 +49,7 @@ Registered register_train(CLI::App& app, Context& ctx);
 Registered register_predict(CLI::App& app, Context& ctx);
 Registered register_cache(CLI::App& app, Context& ctx);
 Registered register_inspect(CLI::App& app, Context& ctx);
+Registered register_knn(CLI::App& app, Context& ctx);
 // Names reserved for later issues: they exist, show what they will do, and
 // fail with exit code 1 saying they are not built yet.
 std::vector<Registered> register_reserved(CLI::App& app, Context& ctx);
