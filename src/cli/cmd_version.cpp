@@ -19,7 +19,7 @@ Registered register_version(CLI::App& app, Context&) {
             for (auto& b : v.backends) backends += (backends.empty() ? "" : ",") + b;
             std::cout << "fathom:    " << v.fathom << " (" << v.build_type << ", " << v.compiler << ")\n"
                       << "libtorch:  " << v.torch << (v.torch_cuda ? " (CUDA available)" : " (CPU)") << "\n"
-                      << "faiss:     linked by the index module (not built yet)\n"
+                      << "faiss:     " << v.faiss << " (index module)\n"
                       << "hdf5:      " << v.hdf5 << "\n"
                       << "mpi:       " << v.mpi << "\n"
                       << "nccl:      " << (v.nccl.empty() ? "not built in" : v.nccl + " (built in)") << "\n"

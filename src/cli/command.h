@@ -49,6 +49,7 @@ Registered register_train(CLI::App& app, Context& ctx);
 Registered register_predict(CLI::App& app, Context& ctx);
 Registered register_cache(CLI::App& app, Context& ctx);
 Registered register_inspect(CLI::App& app, Context& ctx);
+Registered register_index(CLI::App& app, Context& ctx);
 Registered register_knn(CLI::App& app, Context& ctx);
 // Names reserved for later issues: they exist, show what they will do, and
 // fail with exit code 1 saying they are not built yet.
@@ -60,10 +61,10 @@ std::vector<Registered> register_reserved(CLI::App& app, Context& ctx);
 int dispatch(const std::vector<std::string>& args, Context& ctx);
 
 // Versions of fathom and every library it is built with (for `version`,
-// run.json and file attributes). FAISS is not among them: the index module
-// that uses it links it (not built yet).
+// run.json and file attributes). FAISS's comes from the index module, the
+// one that links it.
 struct VersionInfo {
-  std::string fathom, torch, hdf5, mpi, nccl, compiler, build_type;
+  std::string fathom, torch, faiss, hdf5, mpi, nccl, compiler, build_type;
   bool torch_cuda = false;
   std::vector<std::string> backends;
 };

@@ -6,6 +6,7 @@
 
 #include "command.h"
 #include "fathom/core/build_info.h"
+#include "fathom/index/version.h"
 
 namespace fathom::cli {
 
@@ -14,6 +15,7 @@ VersionInfo version_info() {
   v.fathom = FATHOM_VERSION_STRING;
   v.torch = TORCH_VERSION;
   v.torch_cuda = torch::cuda::is_available();
+  v.faiss = index::faiss_version();
   unsigned maj = 0, min = 0, rel = 0;
   H5get_libversion(&maj, &min, &rel);
   v.hdf5 = std::to_string(maj) + "." + std::to_string(min) + "." + std::to_string(rel);
@@ -30,6 +32,7 @@ VersionInfo version_info() {
 
 nlohmann::json version_json(const VersionInfo& v) {
   return {{"fathom", v.fathom},     {"libtorch", v.torch}, {"libtorch_cuda", v.torch_cuda},
+          {"faiss", v.faiss},
           {"hdf5", v.hdf5},         {"mpi", v.mpi},        {"nccl", v.nccl},
           {"backends", v.backends}, {"compiler", v.compiler}, {"build_type", v.build_type}};
 }
