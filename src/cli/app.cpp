@@ -46,6 +46,7 @@ int dispatch(const std::vector<std::string>& args, Context& ctx) {
       register_stats(app, ctx),   register_run(app, ctx),    register_train(app, ctx),
       register_predict(app, ctx), register_cache(app, ctx),   register_inspect(app, ctx),
       register_index(app, ctx),
+      register_representer(app, ctx),
       register_knn(app, ctx),
   };
   for (auto& r : register_reserved(app, ctx)) commands.push_back(std::move(r));

@@ -15,7 +15,6 @@ struct Reserved {
 };
 
 constexpr Reserved kReserved[] = {
-    {"representer", "index", "representer point values (Yeh et al. 2018)"},
     {"influence", "influence", "influence functions (LiSSA/CG/exact, FastIF candidate restriction)"},
     {"self-influence", "influence", "rank training examples by self-influence / TracIn to find mislabels"},
     {"triggers", "attacks", "universal adversarial triggers (beam search, distributed)"},

@@ -50,6 +50,7 @@ Registered register_predict(CLI::App& app, Context& ctx);
 Registered register_cache(CLI::App& app, Context& ctx);
 Registered register_inspect(CLI::App& app, Context& ctx);
 Registered register_index(CLI::App& app, Context& ctx);
+Registered register_representer(CLI::App& app, Context& ctx);
 Registered register_knn(CLI::App& app, Context& ctx);
 // Names reserved for later issues: they exist, show what they will do, and
 // fail with exit code 1 saying they are not built yet.
