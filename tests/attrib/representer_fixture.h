@@ -51,6 +51,7 @@ inline RepresenterData build_representer_data(const fs::path& dir, comm::Communi
   d.queries = (dir / "queries.jsonl").string();
   const std::string train = (dir / "train.jsonl").string();
   if (comm.is_root()) {
+    fs::remove_all(dir);  // a dir left by an earlier process with the same pid would be resumed
     fs::create_directories(dir);
     const std::string clean = (dir / "clean.jsonl").string();
     fathom::testing::write_sentiment_corpus(clean, 200, 11);
