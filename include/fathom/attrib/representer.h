@@ -37,7 +37,7 @@
 // training row's gold label name (null without one). Lists have `top` entries.
 // "<out>.meta.json": {"format": "fathom-representer-meta", "format_version": 1,
 //   "model_dir", "cache", "queries", "labels", "lambda", "lambda_source",
-//   "rows", "labelled", "queries_n", "top",
+//   "rows", "labelled", "n_queries", "top",
 //   "fit": {"tolerance", "gradient_norm_before", "gradient_norm_after",
 //           "objective_before", "objective_after", "fitted", "converged",
 //           "iterations", "evaluations", "stop_reason", "head" (path or null)},
