@@ -45,6 +45,8 @@
 //   count or ids differ from the cache's /ids (naming the first mismatch),
 //   a bad query corpus                                 -> InputError
 // Outputs are written by rank 0 only, atomically (write, then rename).
+// Work: every rank parses the whole query file (cheap next to the forward)
+// and computes its share of each block's batches; the search is collective.
 // Memory: knn holds one block of queries (block_queries) and its results;
 // audit holds one block of feature rows on every rank, and on rank 0 the
 // neighbour rows and distances of every row (N x k x 12 bytes), the cache
