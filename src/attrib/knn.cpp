@@ -15,6 +15,7 @@
 #include "fathom/index/sharded_index.h"
 #include "fathom/model/bundle.h"
 #include "knn_internal.h"
+#include "training_texts.h"
 
 namespace fathom::attrib {
 namespace {
@@ -55,7 +56,7 @@ void write_block(const std::vector<data::Example>& block, const QueryFeatures& q
     line["id"] = block[i].id;
     line["prediction"] = labels[std::size_t(prediction)];
     nlohmann::ordered_json p = nlohmann::ordered_json::object();
-    for (std::size_t c = 0; c < labels.size(); ++c) p[labels[c]] = knn_detail::round6(P[std::int64_t(i)][std::int64_t(c)]);
+    for (std::size_t c = 0; c < labels.size(); ++c) p[labels[c]] = detail::round6(P[std::int64_t(i)][std::int64_t(c)]);
     line["probs"] = std::move(p);
     std::vector<std::int64_t> rows;
     nlohmann::ordered_json neighbors = knn_detail::neighbors_json(lists, std::int64_t(i), tables, -1, k, &rows);

@@ -38,10 +38,6 @@ KnnTables load_tables(const KnnSources& options, const std::string& mode, std::i
 
 // A float as the shortest decimal that reads back as the same float.
 double exact_float(float value);
-// `p` rounded to 6 significant digits (as `fathom predict` prints probs).
-double round6(double p);
-// The first `chars` code points of UTF-8 `text` followed by "..." when cut (0 = all of it).
-std::string snippet(const std::string& text, std::int64_t chars);
 
 // Neighbour entries [{"id","label","distance"[,"text"]}] of list `q` of
 // `lists`, skipping missing entries and `skip_row`, at most `take` of them;

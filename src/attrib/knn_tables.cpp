@@ -12,6 +12,7 @@
 #include "fathom/store/cache_names.h"
 #include "fathom/store/cache_reader.h"
 #include "knn_internal.h"
+#include "training_texts.h"
 
 namespace fathom::attrib::knn_detail {
 namespace {
@@ -27,39 +28,6 @@ void check_options(const KnnSources& o, const std::string& mode) {
   if (o.nprobe < 0) throw UsageError(mode + ": --nprobe must be >= 0, got " + std::to_string(o.nprobe));
   if (o.snippet_chars < 0)
     throw UsageError(mode + ": --snippet must be >= 0 (0 = whole texts), got " + std::to_string(o.snippet_chars));
-}
-
-std::string record_text(const data::Example& e) {
-  return e.text_pair ? e.text + " [SEP] " + *e.text_pair : e.text;
-}
-
-// Rank 0: the corpus must be the cache's rows, record i = row i, same ids.
-std::vector<std::string> read_corpus_snippets(const KnnSources& o, const std::vector<std::string>& ids) {
-  std::vector<std::string> texts;
-  texts.reserve(ids.size());
-  data::CorpusReader reader(o.corpus, o.corpus_options);
-  data::Example e;
-  while (reader.next(e)) {
-    const std::int64_t record = reader.records_read() - 1;
-    if (reader.skipped() > 0 || record != std::int64_t(texts.size()))
-      throw InputError(o.corpus, "record " + std::to_string(texts.size()) +
-                                     " was skipped: cache rows are corpus records, so every record must be read "
-                                     "(drop --on-error skip)");
-    if (record >= std::int64_t(ids.size()))
-      throw InputError(o.corpus, e.line, "id",
-                       "the corpus has more records than the cache has rows (" + std::to_string(ids.size()) +
-                           "): it is not the corpus the cache was built from");
-    if (e.id != ids[std::size_t(record)])
-      throw InputError(o.corpus, e.line, "id",
-                       "record " + std::to_string(record) + " has id '" + e.id + "', but row " +
-                           std::to_string(record) + " of the cache has id '" + ids[std::size_t(record)] +
-                           "' (the first mismatch): it is not the corpus the cache was built from");
-    texts.push_back(snippet(record_text(e), o.snippet_chars));
-  }
-  if (texts.size() != ids.size())
-    throw InputError(o.corpus, "the corpus has " + std::to_string(texts.size()) + " records, the cache " +
-                                   std::to_string(ids.size()) + " rows: it is not the corpus the cache was built from");
-  return texts;
 }
 
 }  // namespace
@@ -114,7 +82,7 @@ KnnTables load_tables(const KnnSources& o, const std::string& mode, std::int64_t
   });
   if (!o.corpus.empty())
     comm::on_root(comm, "checking the corpus " + o.corpus + " against the cache",
-                  [&] { t.texts = read_corpus_snippets(o, t.ids); });
+                  [&] { t.texts = detail::read_training_texts(o.corpus, o.corpus_options, t.ids, o.snippet_chars); });
   return t;
 }
 
@@ -122,22 +90,6 @@ double exact_float(float value) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.9g", double(value));
   return std::strtod(buf, nullptr);
-}
-
-double round6(double p) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", p);
-  return std::strtod(buf, nullptr);
-}
-
-std::string snippet(const std::string& text, std::int64_t chars) {
-  if (chars <= 0) return text;
-  std::int64_t seen = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const bool starts_code_point = (static_cast<unsigned char>(text[i]) & 0xC0) != 0x80;
-    if (starts_code_point && seen++ == chars) return text.substr(0, i) + "...";
-  }
-  return text;
 }
 
 nlohmann::ordered_json neighbors_json(const index::Neighbors& lists, std::int64_t q, const KnnTables& tables,

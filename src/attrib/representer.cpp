@@ -17,6 +17,8 @@
 #include "fathom/core/error.h"
 #include "fathom/core/log.h"
 #include "fathom/model/model.h"
+#include "fathom/store/cache_names.h"
+#include "fathom/store/cache_reader.h"
 #include "representer_internal.h"
 
 namespace fathom::attrib {
@@ -64,10 +66,12 @@ void linear(const std::vector<double>& weight, const std::vector<double>& bias, 
   }
 }
 
-// One output list: [{"id", "label", "value"}, ...] of query q.
+// One output list: [{"id", "label", "value"[, "text"]}, ...] of query q;
+// texts (by cache row) may be empty.
 json entries(const std::vector<std::int64_t>& rows, const std::vector<double>& values, std::int64_t q, std::int64_t k,
              const std::vector<std::int64_t>& all_rows, const std::vector<std::string>& ids,
-             const std::vector<std::int64_t>& labels, const std::vector<std::string>& label_names) {
+             const std::vector<std::int64_t>& labels, const std::vector<std::string>& label_names,
+             const std::vector<std::string>& texts) {
   json list = json::array();
   for (std::int64_t j = 0; j < k; ++j) {
     const std::int64_t row = rows[std::size_t(q * k + j)];
@@ -77,6 +81,7 @@ json entries(const std::vector<std::int64_t>& rows, const std::vector<double>& v
     list.push_back(json{{"id", ids[at]},
                         {"label", y >= 0 ? json(label_names[std::size_t(y)]) : json()},
                         {"value", detail::round6(values[std::size_t(q * k + j)])}});
+    if (!texts.empty()) list.back()["text"] = texts[std::size_t(row)];
   }
   return list;
 }
@@ -84,7 +89,8 @@ json entries(const std::vector<std::int64_t>& rows, const std::vector<double>& v
 // Rank 0: the JSONL lines of one block of queries.
 void append_lines(const std::string& cache, const std::vector<data::Example>& block,
                   const std::vector<std::int64_t>& predictions, const RepresenterLists& lists,
-                  const std::vector<std::string>& label_names, std::string& text) {
+                  const std::vector<std::string>& label_names, const std::vector<std::string>& texts,
+                  std::string& text) {
   std::vector<std::int64_t> rows(lists.excitatory_rows);
   rows.insert(rows.end(), lists.inhibitory_rows.begin(), lists.inhibitory_rows.end());
   std::sort(rows.begin(), rows.end());
@@ -96,9 +102,9 @@ void append_lines(const std::string& cache, const std::vector<data::Example>& bl
     json line{{"id", block[q].id},
               {"prediction", label_names[std::size_t(predictions[q])]},
               {"excitatory", entries(lists.excitatory_rows, lists.excitatory_values, std::int64_t(q), lists.k, rows,
-                                     ids, labels, label_names)},
+                                     ids, labels, label_names, texts)},
               {"inhibitory", entries(lists.inhibitory_rows, lists.inhibitory_values, std::int64_t(q), lists.k, rows,
-                                     ids, labels, label_names)}};
+                                     ids, labels, label_names, texts)}};
     (text += line.dump()) += '\n';
   }
 }
@@ -176,6 +182,15 @@ RepresenterResult representer(const RepresenterOptions& o, comm::Communicator& c
                    "(see reproduction in the meta file)",
                    fit.stop_reason, o.tolerance);
   }
+  // Training texts (rank 0), checked against the cache's ids before any output.
+  std::vector<std::string> texts;
+  if (!o.corpus.empty())
+    comm::on_root(comm, "reading the training texts of " + o.corpus, [&] {
+      const store::CacheReader cache = store::CacheReader::open(o.cache);
+      texts = detail::read_training_texts(o.corpus, o.corpus_options,
+                                          cache.read_strings(store::cache_names::dataset::kIds, 0, cache.rows()),
+                                          o.snippet_chars);
+    });
   const std::vector<double> alpha = problem.alpha(fit.head);
   const std::vector<double> reconstructed = problem.reconstructed_weight(alpha);
 
@@ -213,7 +228,7 @@ RepresenterResult representer(const RepresenterOptions& o, comm::Communicator& c
     const RepresenterLists lists =
         representer_lists(problem.rows(), alpha, C, f, n, predictions, o.top, comm);
     comm::on_root(comm, "naming the representer points",
-                  [&] { append_lines(o.cache, block, predictions, lists, in.bundle.info.labels, text); });
+                  [&] { append_lines(o.cache, block, predictions, lists, in.bundle.info.labels, texts, text); });
     r.queries += n;
   }
   if (comm.is_root() && reader->skipped() > 0)

@@ -88,6 +88,7 @@ void check_options(const RepresenterOptions& o) {
   require(!o.queries.empty(), "no query corpus given (--queries)");
   require(!o.out.empty(), "no output file given (--out)");
   require(o.top >= 1, "--top must be >= 1, got " + std::to_string(o.top));
+  require(o.snippet_chars >= 0, "--snippet must be >= 0 (0 = whole texts), got " + std::to_string(o.snippet_chars));
   if (o.lambda)
     require(*o.lambda > 0 && std::isfinite(*o.lambda), "--lambda must be > 0, got " + fmt::format("{}", *o.lambda));
   require(o.tolerance > 0 && std::isfinite(o.tolerance), "--tolerance must be > 0");

@@ -10,6 +10,7 @@
 #include "fathom/attrib/representer_head.h"
 #include "fathom/attrib/representer_search.h"
 #include "fathom/model/bundle.h"
+#include "training_texts.h"
 
 namespace fathom::comm {
 class Communicator;
@@ -60,8 +61,5 @@ void write_alpha_file(const std::string& path, const RepresenterOptions& o, cons
 // The fitted head as JSON ("<out>.head.json").
 std::string head_json(const Head& head, const std::vector<std::string>& labels, double lambda, double gradient_norm,
                       const std::string& model_dir, const std::string& cache);
-
-// 6 significant digits (the values printed in the output lines).
-double round6(double v);
 
 }  // namespace fathom::attrib::detail

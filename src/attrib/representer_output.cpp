@@ -14,12 +14,6 @@ namespace fathom::attrib::detail {
 
 namespace ds = store::cache_names::dataset;
 
-double round6(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return std::strtod(buf, nullptr);
-}
-
 void write_alpha_file(const std::string& path, const RepresenterOptions& o, const Inputs& in, const HeadRows& rows,
                       const std::vector<double>& local_alpha, bool head_fitted, double gradient_norm,
                       std::int64_t labelled, comm::Communicator& comm) {

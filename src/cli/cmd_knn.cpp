@@ -2,6 +2,7 @@
 
 #include "command.h"
 #include "corpus_options.h"
+#include "show_explanations.h"
 #include "fathom/attrib/knn.h"
 #include "fathom/core/error.h"
 
@@ -12,6 +13,7 @@ Registered register_knn(CLI::App& app, Context& ctx) {
     attrib::KnnOptions knn;
     bool audit = false;
     std::size_t budget_mb = 64;
+    std::int64_t show = 0;
   };
   auto o = std::make_shared<Options>();  // outlives parsing: the callback holds it
   auto* sub = app.add_subcommand(
@@ -32,6 +34,8 @@ Registered register_knn(CLI::App& app, Context& ctx) {
   sub->add_option("--snippet", k.snippet_chars, "characters of neighbour text kept (0 = all)")->capture_default_str();
   sub->add_option("--memory-mb", o->budget_mb, "--audit: MiB per rank for one block of feature rows")
       ->capture_default_str();
+  sub->add_option("--show", o->show, "print the first N queries with their neighbours (and texts with --corpus)")
+      ->capture_default_str();
   add_corpus_flags(*sub, k.query_options);
   sub->footer(
       "Output (one line per query, input order):\n"
@@ -48,9 +52,7 @@ Registered register_knn(CLI::App& app, Context& ctx) {
   return {sub, [o, &ctx] {
             attrib::KnnOptions& k = o->knn;
             k.threads = ctx.threads;
-            k.corpus_options = k.query_options;
-            k.corpus_options.on_error = data::CorpusOptions::OnError::fail;  // cache rows are records
-            k.corpus_options.label_set.clear();
+            k.corpus_options = training_corpus_options(k.query_options);
             auto& comm = ctx.comm();
             if (o->audit) {
               if (!k.queries.empty()) throw UsageError("knn --audit: --queries is not used (the queries are the cache's rows)");
@@ -71,6 +73,7 @@ Registered register_knn(CLI::App& app, Context& ctx) {
               std::cout << "knn: " << r.queries << " queries";
               if (r.mean_conformity) std::cout << ", mean conformity " << *r.mean_conformity;
               std::cout << "; neighbours in " << k.out << "\n";
+              show_explanations(std::cout, k.out, k.queries, k.query_options, o->show);
             }
             return 0;
           }};

@@ -22,6 +22,13 @@ void add_corpus_flags(CLI::App& sub, data::CorpusOptions& o) {
   sub.add_flag("--allow-empty-text", o.allow_empty_text, "accept empty texts");
 }
 
+data::CorpusOptions training_corpus_options(const data::CorpusOptions& query_options) {
+  data::CorpusOptions o = query_options;
+  o.on_error = data::CorpusOptions::OnError::fail;
+  o.label_set.clear();
+  return o;
+}
+
 data::ShardGroup shard_group(comm::Communicator& communicator) {
   data::ShardGroup g;
   g.rank = communicator.rank();

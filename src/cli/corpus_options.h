@@ -16,6 +16,10 @@ namespace fathom::cli {
 // --labels, --on-error and --allow-empty-text straight to `options` (which must
 // outlive parsing); defaults are data::CorpusOptions' own.
 void add_corpus_flags(CLI::App& sub, data::CorpusOptions& options);
+// How to read a training corpus next to the queries (--corpus of knn and
+// representer): the query flags, but every record must be read (cache row i
+// is record i) and any label is accepted.
+data::CorpusOptions training_corpus_options(const data::CorpusOptions& query_options);
 // The communicator's collectives in the form data's sharded pipelines take
 // (data does not depend on comm). The result refers to `comm`.
 data::ShardGroup shard_group(comm::Communicator& comm);

@@ -307,5 +307,35 @@ TEST_F(RepresenterTest, CommandLineExitCodesAndOutputs) {
   EXPECT_TRUE(fs::exists(out + ".head.json"));
 }
 
+// --corpus adds each training row's text (checked against the corpus file
+// read here by id); a corpus that is not the cache's is refused before any
+// output; --show prints the first queries.
+TEST_F(RepresenterTest, CorpusTextsAndShow) {
+  const std::string dir = (data_.dir / "texts").string();
+  fs::create_directories(dir);
+  const std::string out = dir + "/rep.jsonl";
+  const std::string base = "--threads 1 representer --model " + data_.l2_model + " --cache " + data_.l2_cache +
+                           " --queries " + data_.queries + " --top 3 --out " + out;
+  const auto wrong = cli::testing::run_fathom(base + " --corpus " + data_.queries);
+  EXPECT_EQ(wrong.code, 2) << wrong.output;
+  EXPECT_NE(wrong.output.find("not the corpus the cache was built from"), std::string::npos) << wrong.output;
+  EXPECT_FALSE(fs::exists(out));
+
+  const auto good = cli::testing::run_fathom(base + " --corpus " + data_.cache_corpus + " --snippet 0 --show 2");
+  ASSERT_EQ(good.code, 0) << good.output;
+  EXPECT_NE(good.output.find("excitatory (support the prediction):"), std::string::npos) << good.output;
+  std::map<std::string, std::string> text_of;
+  for (const auto& record : read_jsonl(data_.cache_corpus)) text_of[record["id"].get<std::string>()] = record["text"];
+  std::size_t checked = 0;
+  for (const auto& line : read_jsonl(out))
+    for (const char* list : {"excitatory", "inhibitory"})
+      for (const auto& e : line[list]) {
+        ASSERT_TRUE(e.contains("text")) << e.dump();
+        EXPECT_EQ(e["text"].get<std::string>(), text_of.at(e["id"].get<std::string>())) << e.dump();
+        ++checked;
+      }
+  EXPECT_GT(checked, 0u);
+}
+
 }  // namespace
 }  // namespace fathom::attrib

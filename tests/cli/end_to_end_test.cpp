@@ -41,7 +41,11 @@ std::map<std::string, std::vector<std::string>> demo_outputs(const fs::path& out
           {"stats", {at("stats.json")}},
           {"train", {at("model/fathom.json"), at("model/weights.pt")}},
           {"predict", {at("test-predictions.jsonl")}},
-          {"cache", {at("train-cache.h5")}}};
+          {"cache", {at("train-cache.h5")}},
+          {"index", {at("features.faiss")}},
+          {"knn", {at("knn.jsonl")}},
+          {"representer", {at("representer.jsonl"), at("representer.jsonl.meta.json")}},
+          {"mislabels", {at("suspects.jsonl")}}};
 }
 
 // Every step of `record` has `status` and lists exactly the demo's outputs,

@@ -31,7 +31,8 @@
 //
 // Output "<out>" (JSONL, one line per good query record, input order):
 //   {"id", "prediction" (label name),
-//    "excitatory": [{"id", "label", "value"}, ...]   (largest value first)
+//    "excitatory": [{"id", "label", "value"[, "text"]}, ...]   (largest value first;
+//                   "text" only with a training corpus, as in `fathom knn`)
 //    "inhibitory": [{"id", "label", "value"}, ...]}  (smallest value first)
 // value = α_ic f_iᵀ f_t, rounded to 6 significant digits; label = the
 // training row's gold label name (null without one). Lists have `top` entries.
@@ -74,6 +75,9 @@ struct RepresenterOptions {
   std::string queries;                 // query corpus (jsonl/tsv/csv); labels ignored
   data::CorpusOptions query_options;
   std::string out;                     // JSONL; "<out>.meta.json", "<out>.alpha.h5", "<out>.head.json" beside it
+  std::string corpus;                  // training corpus the cache was built from: entries get "text" ("" = none)
+  data::CorpusOptions corpus_options;  // how to read `corpus`
+  std::int64_t snippet_chars = 200;    // texts cut to this many code points (0 = whole texts)
   std::optional<double> lambda;        // unset: training l2_last, else kDefaultLambda
   std::int64_t top = 10;               // entries per list
   double tolerance = 1e-6;             // on ‖∇(W,b)‖₂ of the objective

@@ -2,7 +2,8 @@
 # Usage: demo_matches_one_rank.sh FATHOM PYTHON OUT
 # OUT holds the demo job as run by 3 ranks (cli_demo_np3). Checks its
 # run.json (3 ranks, mpi, every step done with non-empty outputs) and that
-# one rank computes the same stats and predictions from the same inputs.
+# one rank computes the same stats, predictions, neighbours, representer points
+# and mislabel ranking from the same inputs (the 3-rank index, searched by 1).
 set -eu
 fathom=$1 python=$2 out=$3
 one=$(mktemp -d)
@@ -12,7 +13,7 @@ import json, os, sys
 run = json.load(open(sys.argv[1]))
 assert run["ranks"] == 3 and run["backend"] == "mpi", (run["ranks"], run["backend"])
 names = [s["name"] for s in run["steps"]]
-assert names == ["synth", "stats", "train", "predict", "cache"], names
+assert names == ["synth", "stats", "train", "predict", "cache", "index", "knn", "representer", "mislabels"], names
 for s in run["steps"]:
     assert s["status"] == "done", s
     assert s["outputs"], s
@@ -25,4 +26,13 @@ cmp "$out/stats.json" "$one/stats.json"
 "$fathom" --backend local predict --model "$out/model" --corpus "$out/data/test.jsonl" \
   --out "$one/test-predictions.jsonl" >/dev/null
 cmp "$out/test-predictions.jsonl" "$one/test-predictions.jsonl"
-echo "PASS: 3-rank stats and predictions equal one rank's"
+"$fathom" --backend local knn --model "$out/model" --index "$out/features.faiss" --queries "$out/data/test.jsonl" \
+  --corpus "$out/data/train.jsonl" --k 10 --out "$one/knn.jsonl" >/dev/null
+cmp "$out/knn.jsonl" "$one/knn.jsonl"
+"$fathom" --backend local representer --model "$out/model" --cache "$out/train-cache.h5" \
+  --queries "$out/data/test.jsonl" --corpus "$out/data/train.jsonl" --top 5 --out "$one/representer.jsonl" >/dev/null
+cmp "$out/representer.jsonl" "$one/representer.jsonl"
+"$fathom" --backend local knn --audit --model "$out/model" --index "$out/features.faiss" \
+  --corpus "$out/data/train.jsonl" --k 10 --out "$one/suspects.jsonl" >/dev/null
+cmp "$out/suspects.jsonl" "$one/suspects.jsonl"
+echo "PASS: 3-rank stats, predictions, knn, representer points and mislabel ranking equal one rank's"
