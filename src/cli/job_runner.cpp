@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fathom/core/clock.h"
 #include "fathom/cli/job.h"
 #include "fathom/core/atomic_file.h"
 #include "fathom/core/error.h"
@@ -30,13 +31,6 @@ std::int64_t path_bytes(const std::string& path) {
 }
 
 namespace {
-
-std::string now_iso() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
 
 std::string command_line(const JobStep& s) {
   std::string line = "fathom";
@@ -148,7 +142,7 @@ class RunRecord {
             {"ranks", comm.size()},
             {"backend", comm.backend()},
             {"versions", json::parse(versions_json)},
-            {"started", now_iso()},
+            {"started", utc_timestamp()},
             {"steps", json::array()}};
     bool any_runs = false;
     for (std::size_t i = 0; i < job.steps.size(); ++i) {
@@ -163,19 +157,19 @@ class RunRecord {
       any_runs |= plan.runs[i] != 0;
       doc_["steps"].push_back(entry);
     }
-    if (!any_runs) doc_["finished"] = now_iso();
+    if (!any_runs) doc_["finished"] = utc_timestamp();
     write();
   }
 
   void step_done(std::size_t i, const std::string& started, double seconds, json outputs) {
     ended(i, "done", started, seconds)["outputs"] = std::move(outputs);
-    if (i + 1 == steps_) doc_["finished"] = now_iso();  // every step after a run one runs: this is the last
+    if (i + 1 == steps_) doc_["finished"] = utc_timestamp();  // every step after a run one runs: this is the last
     write();
   }
 
   void step_failed(std::size_t i, const std::string& started, double seconds, const std::string& error) {
     ended(i, "failed", started, seconds)["error"] = error;
-    doc_["finished"] = now_iso();
+    doc_["finished"] = utc_timestamp();
     write();
   }
 
@@ -227,7 +221,7 @@ std::vector<StepReport> execute_steps(const Job& job, const Plan& plan, const St
       continue;
     }
     if (record) spdlog::info("{}: {}", tag, command_line(s));
-    const std::string started = now_iso();
+    const std::string started = utc_timestamp();
     const auto t0 = std::chrono::steady_clock::now();
     auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
     try {

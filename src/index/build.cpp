@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "fathom/core/clock.h"
 #include "fathom/comm/collective_check.h"
 #include "fathom/comm/communicator.h"
 #include "fathom/core/build_info.h"
@@ -32,15 +33,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::int64_t kDefaultTrainSample = 100000;
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // The shard file of rank-shard s of S, beside the manifest.
 std::string shard_file_name(const std::string& out, int s, int shards) {
@@ -188,7 +180,7 @@ Manifest build_index(const BuildOptions& o, comm::Communicator& comm) {
   comm::on_root(comm, "index: cache identity", [&] {
     m.cache_identity = cache_identity(*cache);
     m.cache_provenance = cache_provenance(*cache);
-    m.created_at = utc_now();
+    m.created_at = utc_timestamp();
   });
 
   const store::RowRange mine = store::shard_rows(rows, comm.rank(), comm.size());

@@ -73,4 +73,21 @@ Neighbors merge_top_k(const std::vector<Neighbors>& parts, std::int64_t k, Metri
   return out;
 }
 
+double recall_at_k(const Neighbors& got, const Neighbors& reference) {
+  if (got.queries != reference.queries)
+    throw UsageError("recall_at_k: lists for " + std::to_string(got.queries) + " and " +
+                     std::to_string(reference.queries) + " queries");
+  std::int64_t found = 0, total = 0;
+  for (std::int64_t q = 0; q < reference.queries; ++q) {
+    const auto first = got.rows.begin() + std::ptrdiff_t(q * got.k);
+    for (std::int64_t j = 0; j < reference.k; ++j) {
+      const std::int64_t row = reference.rows[std::size_t(q * reference.k + j)];
+      if (row < 0) continue;
+      ++total;
+      if (std::find(first, first + std::ptrdiff_t(got.k), row) != first + std::ptrdiff_t(got.k)) ++found;
+    }
+  }
+  return total == 0 ? 1.0 : double(found) / double(total);
+}
+
 }  // namespace fathom::index

@@ -11,6 +11,7 @@
 
 #include "cache_format.h"
 #include "cache_writer_impl.h"
+#include "fathom/core/clock.h"
 #include "fathom/comm/collective_check.h"
 #include "fathom/comm/mpi_handle.h"
 #include "fathom/store/cache_names.h"
@@ -26,16 +27,6 @@ using detail::H5Handle;
 namespace {
 
 namespace fs = std::filesystem;
-
-// UTC, ISO 8601, seconds.
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Everything a rank's schema contributes to the file, as text.
 std::string fingerprint(const CacheSchema& s) {
@@ -97,7 +88,7 @@ CacheWriter CacheWriter::create(const std::string& path, const CacheSchema& sche
   auto impl = new_impl(path, schema, comm);
   comm::on_root(comm, "creating the cache " + path, [&] { check_creatable(path); });
   // One timestamp for all ranks: attribute values must agree.
-  std::string created_at = comm.rank() == 0 ? utc_now() : std::string();
+  std::string created_at = comm.rank() == 0 ? utc_timestamp() : std::string();
   if (comm.size() > 1) comm.broadcast(created_at, 0);
   impl->file = detail::create_writer_file(path, impl->schema, impl->mpi_comm, created_at);
   const std::int64_t chunks = store::num_chunks(impl->schema.rows, impl->schema.rows_per_chunk);

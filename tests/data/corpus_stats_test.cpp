@@ -12,7 +12,7 @@
 
 #include "fathom/core/error.h"
 #include "fathom/data/corpus_stats.h"
-#include "temp_dir.h"
+#include "data/temp_dir_fixture.h"
 
 using fathom::data::compute_corpus_stats;
 using fathom::data::CorpusStats;

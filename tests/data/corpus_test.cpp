@@ -9,7 +9,7 @@
 
 #include "fathom/core/error.h"
 #include "fathom/data/utf8.h"
-#include "temp_dir.h"
+#include "data/temp_dir_fixture.h"
 
 using fathom::InputError;
 using fathom::data::CorpusOptions;

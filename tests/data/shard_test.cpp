@@ -10,7 +10,7 @@
 
 #include "fathom/core/error.h"
 #include "fathom/data/corpus.h"
-#include "temp_dir.h"
+#include "data/temp_dir_fixture.h"
 
 using fathom::data::CorpusOptions;
 using fathom::data::Example;

@@ -18,6 +18,7 @@
 #include "fathom/core/atomic_file.h"
 #include "fathom/core/error.h"
 #include "fathom/core/hash.h"
+#include "temp_dir.h"
 
 namespace fs = std::filesystem;
 using fathom::data::synthesize;
@@ -27,19 +28,7 @@ using nlohmann::json;
 
 namespace {
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::temp_directory_path() / ("fathom_synth_" + std::to_string(::getpid()) + "_" + name)) {
-    fs::remove_all(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string str() const { return path_.string(); }
-  std::string file(const std::string& f) const { return (path_ / f).string(); }
-
- private:
-  fs::path path_;
-};
+using fathom::testing::TempDir;
 
 std::vector<json> read_jsonl(const std::string& path) {
   std::vector<json> out;

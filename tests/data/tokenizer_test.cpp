@@ -18,7 +18,7 @@
 #include "fathom/data/vocab.h"
 #include "fathom/data/word_tokenizer.h"
 #include "fathom/data/wordpiece_tokenizer.h"
-#include "temp_dir.h"
+#include "data/temp_dir_fixture.h"
 
 namespace {
 namespace fs = std::filesystem;

@@ -103,21 +103,7 @@ void write_cache(const std::string& path, const Args& a, const Generator& g) {
   w.finalize();
 }
 
-double recall(const index::Neighbors& got, const index::Neighbors& truth) {
-  std::int64_t found = 0, total = 0;
-  for (std::int64_t q = 0; q < truth.queries; ++q)
-    for (std::int64_t j = 0; j < truth.k; ++j) {
-      const std::int64_t row = truth.rows[std::size_t(q * truth.k + j)];
-      if (row < 0) continue;
-      ++total;
-      for (std::int64_t i = 0; i < got.k; ++i)
-        if (got.rows[std::size_t(q * got.k + i)] == row) {
-          ++found;
-          break;
-        }
-    }
-  return total ? double(found) / double(total) : 1.0;
-}
+double recall(const index::Neighbors& got, const index::Neighbors& truth) { return index::recall_at_k(got, truth); }
 
 std::string json_str(const std::string& s) { return "\"" + s + "\""; }
 

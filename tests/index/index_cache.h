@@ -14,6 +14,7 @@
 #include "fathom/store/cache_writer.h"
 #include "fathom/store/schema.h"
 #include "index/index_fixtures.h"
+#include "temp_dir.h"
 
 namespace fathom::index::testing {
 
@@ -66,25 +67,6 @@ inline std::vector<float> write_test_cache(const std::string& path, const CacheS
   return features;
 }
 
-// A fresh directory under /tmp, removed at the end.
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(std::filesystem::temp_directory_path() / ("fathom_index_" + name + "_" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using fathom::testing::TempDir;
 
 }  // namespace fathom::index::testing

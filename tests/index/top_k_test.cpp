@@ -152,3 +152,19 @@ TEST(TopK, MergeRejectsMismatchedQueriesAndBadK) {
 
 }  // namespace
 }  // namespace fathom::index
+
+// Recall@k by hand: query 0 finds 2 of its 3 reference rows, query 1 all of
+// its 2 (a missing reference entry does not count): 4 / 5.
+TEST(TopK, RecallAtKCountsReferenceRowsFound) {
+  fathom::index::Neighbors reference(2, 3, fathom::index::Metric::l2), got(2, 2, fathom::index::Metric::l2);
+  reference.rows = {4, 7, 9, 1, 2, -1};
+  got.rows = {9, 4, 2, 1};
+  EXPECT_DOUBLE_EQ(fathom::index::recall_at_k(got, reference), 4.0 / 5.0);
+  got.rows = {5, 6, 8, 3};
+  EXPECT_DOUBLE_EQ(fathom::index::recall_at_k(got, reference), 0.0);
+  EXPECT_DOUBLE_EQ(fathom::index::recall_at_k(fathom::index::Neighbors(2, 1, fathom::index::Metric::l2),
+                                              fathom::index::Neighbors(2, 1, fathom::index::Metric::l2)),
+                   1.0);
+  EXPECT_THROW(fathom::index::recall_at_k(got, fathom::index::Neighbors(3, 1, fathom::index::Metric::l2)),
+               fathom::UsageError);
+}

@@ -13,6 +13,7 @@
 
 #include "fathom/model/bundle.h"
 #include "fathom/model/train.h"
+#include "temp_dir.h"
 
 namespace fathom::testing {
 
@@ -68,24 +69,7 @@ inline std::string slurp(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-// A fresh directory under the system temp dir, removed on destruction.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& name)
-      : path_(std::filesystem::temp_directory_path() / ("fathom-" + name + "-" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& leaf) const { return (path_ / leaf).string(); }
-  std::string str() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using ScratchDir = TempDir;
 
 // Options for a small, fast boe training run on sentiment corpora written
 // into dir (train 240, dev 80 examples), output in dir/out.

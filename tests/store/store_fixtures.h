@@ -11,6 +11,7 @@
 
 #include "fathom/store/cache_writer.h"
 #include "fathom/store/schema.h"
+#include "temp_dir.h"
 
 namespace fathom::store::testing {
 
@@ -81,25 +82,6 @@ inline void write_example_chunk(CacheWriter& w, std::int64_t chunk) {
   write_example_rows(w, r.begin + first, r.count - first);
 }
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(std::filesystem::temp_directory_path() /
-              ("fathom_store_" + name + "_" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using fathom::testing::TempDir;
 
 }  // namespace fathom::store::testing

@@ -33,4 +33,10 @@ void sort_lists(Neighbors& lists, Metric metric);
 // `k` per query by the order above. UsageError if the query counts differ.
 Neighbors merge_top_k(const std::vector<Neighbors>& parts, std::int64_t k, Metric metric);
 
+// Recall@k of approximate lists against reference lists for the same queries:
+// the share of the reference's (non-missing) rows that `got` also lists, over
+// all queries (1 when the reference lists nothing). Used for IVF/HNSW against
+// Flat, and for FastIF's restricted candidates against a full scan.
+double recall_at_k(const Neighbors& got, const Neighbors& reference);
+
 }  // namespace fathom::index

@@ -22,12 +22,7 @@ std::string g_one_shard_index;
 
 std::string path(const std::string& leaf) { return (g_data.dir / leaf).string(); }
 
-// COLLECTIVE: true on every rank iff true on rank 0.
-bool agreed(bool on_root) {
-  std::int64_t v = on_root ? 1 : 0;
-  g_comm->broadcast(&v, 1, fathom::comm::DType::i64, 0);
-  return v != 0;
-}
+bool agreed(bool on_root) { return fathom::testing::agreed(*g_comm, on_root); }
 
 attrib::KnnOptions knn_options(const std::string& index, const std::string& out) {
   attrib::KnnOptions o;
@@ -102,15 +97,9 @@ TEST(KnnRanks, RefusalIsCollective) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto comm = fathom::comm::make_communicator("mpi");
-  fathom::log::init(comm->rank(), comm->size(), "warn");
-  ::testing::InitGoogleTest(&argc, argv);
-  fathom::testing::print_failures_only_off_root(*comm);
+  auto comm = fathom::testing::start_mpi_gtest(&argc, argv);
   g_comm = comm.get();
-  std::string dir;
-  if (comm->is_root()) dir = (fs::temp_directory_path() / ("fathom-knn-mpi-" + std::to_string(::getpid()))).string();
-  comm->broadcast(dir, 0);  // one node: every rank sees rank 0's files
-  g_data = build_knn_data(dir, *comm);
+  g_data = build_knn_data(fathom::testing::root_temp_path(*comm, "knn-mpi"), *comm);
   g_one_shard_index = (g_data.dir / "one-shard.faiss").string();
   if (comm->is_root()) {
     auto one = fathom::comm::make_communicator("local");
@@ -120,8 +109,5 @@ int main(int argc, char** argv) {
     fathom::index::build_index(b, *one);
   }
   comm->barrier();
-  const bool any_failed = fathom::testing::any_rank_failed(*comm);
-  comm->barrier();  // nobody may still read the files rank 0 removes now
-  if (comm->is_root() && !std::getenv("FATHOM_KEEP_TEST_DIR")) fs::remove_all(g_data.dir);
-  return any_failed ? 1 : 0;
+  return fathom::testing::finish_mpi_gtest(*comm, g_data.dir);
 }

@@ -18,12 +18,7 @@ namespace attrib = fathom::attrib;
 fathom::comm::Communicator* g_comm = nullptr;
 RepresenterData g_data;
 
-// COLLECTIVE: true on every rank iff true on rank 0.
-bool agreed(bool on_root) {
-  std::int64_t v = on_root ? 1 : 0;
-  g_comm->broadcast(&v, 1, fathom::comm::DType::i64, 0);
-  return v != 0;
-}
+bool agreed(bool on_root) { return fathom::testing::agreed(*g_comm, on_root); }
 
 attrib::RepresenterOptions options(const std::string& model, const std::string& cache, const std::string& out) {
   attrib::RepresenterOptions o;
@@ -90,18 +85,8 @@ TEST(RepresenterRanks, ModelTrainedWithoutL2LastEqualsOneRank) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto comm = fathom::comm::make_communicator("mpi");
-  fathom::log::init(comm->rank(), comm->size(), "warn");
-  ::testing::InitGoogleTest(&argc, argv);
-  fathom::testing::print_failures_only_off_root(*comm);
+  auto comm = fathom::testing::start_mpi_gtest(&argc, argv);
   g_comm = comm.get();
-  std::string dir;
-  if (comm->is_root())
-    dir = (fs::temp_directory_path() / ("fathom-representer-mpi-" + std::to_string(::getpid()))).string();
-  comm->broadcast(dir, 0);  // one node: every rank sees rank 0's files
-  g_data = build_representer_data(dir, *comm);
-  const bool any_failed = fathom::testing::any_rank_failed(*comm);
-  comm->barrier();  // nobody may still read the files rank 0 removes now
-  if (comm->is_root() && !std::getenv("FATHOM_KEEP_TEST_DIR")) fs::remove_all(g_data.dir);
-  return any_failed ? 1 : 0;
+  g_data = build_representer_data(fathom::testing::root_temp_path(*comm, "representer-mpi"), *comm);
+  return fathom::testing::finish_mpi_gtest(*comm, g_data.dir);
 }

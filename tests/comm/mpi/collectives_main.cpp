@@ -164,10 +164,7 @@ INSTANTIATE_TEST_SUITE_P(Chunk, commMpi, ::testing::Values(0, 2, 3));
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto comm = make_communicator("mpi");
-  fathom::log::init(comm->rank(), comm->size(), "warn");
-  ::testing::InitGoogleTest(&argc, argv);
-  fathom::testing::print_failures_only_off_root(*comm);
+  auto comm = fathom::testing::start_mpi_gtest(&argc, argv);
   if (comm->size() < 2) {
     std::fprintf(stderr, "run under mpirun with at least 2 ranks\n");
     return 1;

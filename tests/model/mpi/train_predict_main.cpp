@@ -42,12 +42,7 @@ fathom::model::TrainOptions options(const std::string& out) {
   return o;
 }
 
-// Every rank must agree on failure of a check made on rank 0 only.
-bool agreed(bool ok_on_root) {
-  std::int64_t ok = ok_on_root ? 1 : 0;
-  g_comm->broadcast(&ok, 1, fathom::comm::DType::i64, 0);
-  return ok != 0;
-}
+bool agreed(bool on_root) { return fathom::testing::agreed(*g_comm, on_root); }
 
 TEST(ModelMpi, TrainingEqualsSingleProcess) {
   for (const char* arch : {"boe", "bilstm"}) {
@@ -124,10 +119,7 @@ TEST(ModelMpi, PredictionIsByteIdenticalToSingleProcess) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto comm = fathom::comm::make_communicator("mpi");
-  fathom::log::init(comm->rank(), comm->size(), "warn");
-  ::testing::InitGoogleTest(&argc, argv);
-  fathom::testing::print_failures_only_off_root(*comm);
+  auto comm = fathom::testing::start_mpi_gtest(&argc, argv);
   g_comm = comm.get();
   std::unique_ptr<fathom::testing::ScratchDir> scratch;
   if (comm->is_root()) {

@@ -259,10 +259,7 @@ TEST(storeMpi, FinalizeNeedsEveryRanksChunks) {
 }  // namespace fathom::store
 
 int main(int argc, char** argv) {
-  auto comm = fathom::comm::make_communicator("mpi");
-  fathom::log::init(comm->rank(), comm->size(), "warn");
-  ::testing::InitGoogleTest(&argc, argv);
-  fathom::testing::print_failures_only_off_root(*comm);
+  auto comm = fathom::testing::start_mpi_gtest(&argc, argv);
   fathom::store::g_comm = comm.get();
   return fathom::testing::any_rank_failed(*comm) ? 1 : 0;
 }

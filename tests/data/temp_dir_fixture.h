@@ -1,5 +1,5 @@
 #pragma once
-// The fixture the data tests share: a fresh temporary directory per test,
+// The fixture the data tests share: a fresh temporary directory per test (mkdtemp),
 // removed afterwards, and a helper that writes files into it.
 #include <gtest/gtest.h>
 #include <stdlib.h>
