@@ -29,10 +29,13 @@
 #include "fathom/model/bundle.h"
 #include "fathom/model/train.h"
 #include "fathom/store/cache_reader.h"
+#include "test_files.h"
 
 namespace fathom::attrib::testing {
 
 namespace fs = std::filesystem;
+using fathom::testing::read_jsonl;
+using fathom::testing::slurp;
 
 struct KnnData {
   fs::path dir;
@@ -183,17 +186,6 @@ inline std::vector<double> forward_features(model::Bundle& bundle, data::Example
   return std::vector<double>(f.data_ptr<double>(), f.data_ptr<double>() + f.numel());
 }
 
-inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
 
-inline std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 }  // namespace fathom::attrib::testing

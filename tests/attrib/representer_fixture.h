@@ -28,10 +28,14 @@
 #include "fathom/model/train.h"
 #include "fathom/store/cache_reader.h"
 #include "model/train_helpers.h"
+#include "test_files.h"
 
 namespace fathom::attrib::representer_testing {
 
 namespace fs = std::filesystem;
+using fathom::testing::read_json;
+using fathom::testing::read_jsonl;
+inline std::string file_text(const std::string& path) { return fathom::testing::slurp(path); }
 
 struct RepresenterData {
   fs::path dir;
@@ -221,23 +225,8 @@ inline torch::Tensor read_alpha(const std::string& path, double* lambda = nullpt
   return torch::from_blob(a.data(), {r.rows(), C}, torch::kFloat).to(torch::kDouble).clone();
 }
 
-inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
 
-inline nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
 
-inline std::string file_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 // Pearson correlation of two equally long vectors.
 inline double pearson(const torch::Tensor& x, const torch::Tensor& y) {

@@ -19,6 +19,7 @@
 #include "fathom/core/error.h"
 #include "fathom/core/hash.h"
 #include "temp_dir.h"
+#include "test_files.h"
 
 namespace fs = std::filesystem;
 using fathom::data::synthesize;
@@ -30,13 +31,7 @@ namespace {
 
 using fathom::testing::TempDir;
 
-std::vector<json> read_jsonl(const std::string& path) {
-  std::vector<json> out;
-  std::istringstream in(fathom::read_file(path));
-  std::string line;
-  while (std::getline(in, line)) out.push_back(json::parse(line));
-  return out;
-}
+using fathom::testing::read_jsonl;
 
 // Words of a text with attached punctuation removed.
 std::vector<std::string> words(const std::string& text) {

@@ -21,20 +21,16 @@
 #include "fathom/store/cache_reader.h"
 #include "index/index_cache.h"
 #include "index/index_fixtures.h"
+#include "test_files.h"
 
 namespace fathom::index {
 namespace {
 
 namespace fs = std::filesystem;
+using fathom::testing::slurp;
 using testing::CacheSpec;
 using testing::TempDir;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
 
 std::vector<std::string> files_in(const fs::path& dir) {
   std::vector<std::string> names;

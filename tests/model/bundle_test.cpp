@@ -16,11 +16,13 @@
 #include "fathom/model/builtin.h"
 #include "fathom/model/bundle.h"
 #include "model/builtin_fixtures.h"
+#include "test_files.h"
 
 namespace fathom::model {
 namespace {
 
 namespace fs = std::filesystem;
+using fathom::testing::slurp;
 using json = nlohmann::json;
 
 data::WordTokenizer tokenizer() {
@@ -28,12 +30,6 @@ data::WordTokenizer tokenizer() {
   return data::WordTokenizer::build(texts);
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void spit(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::trunc) << text; }
 

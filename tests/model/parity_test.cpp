@@ -24,6 +24,7 @@
 #include "fathom/data/tokenizer.h"
 #include "fathom/data/tokenizer_factory.h"
 #include "fathom/model/bundle.h"
+#include "test_files.h"
 
 namespace {
 
@@ -47,12 +48,7 @@ std::string bundle_dir(const std::string& name) {
   ASSERT_TRUE(fs::exists(fs::path(var) / "expected.json"))                                          \
       << var << " has no expected.json (run tools/export-model --expected)"
 
-json read_json(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return json::parse(ss.str());
-}
+using fathom::testing::read_json;
 
 // Nested JSON lists -> tensor of the given dtype (shape from the nesting).
 torch::Tensor to_tensor(const json& j, torch::ScalarType dtype) {

@@ -14,6 +14,7 @@
 #include "fathom/model/bundle.h"
 #include "fathom/model/train.h"
 #include "temp_dir.h"
+#include "test_files.h"
 
 namespace fathom::testing {
 
@@ -64,10 +65,6 @@ inline double max_weight_difference(const std::string& bundle_a, const std::stri
   return worst;
 }
 
-inline std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 using ScratchDir = TempDir;
 
