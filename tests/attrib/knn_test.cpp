@@ -36,29 +36,29 @@ class KnnTest : public ::testing::Test {
     if (!std::getenv("FATHOM_KEEP_TEST_DIR")) fs::remove_all(data_.dir);
   }
 
-  static KnnOptions knn_options(const std::string& out) {
-    KnnOptions o;
-    o.model_dir = data_.model;
-    o.index = data_.index;
-    o.queries = data_.queries;
-    o.corpus = data_.corpus;
-    o.k = kK;
-    o.batch = 7;          // several batches, the last one short
-    o.block_queries = 11; // several search blocks
-    o.snippet_chars = 0;
-    o.out = out;
-    return o;
-  }
-  static AuditOptions audit_options(const std::string& out) {
-    AuditOptions o;
+  // What both modes read, from the fixture's data.
+  static void set_sources(KnnSources& o, const std::string& out) {
     o.model_dir = data_.model;
     o.index = data_.index;
     o.cache = data_.cache;
     o.corpus = data_.corpus;
     o.k = kK;
     o.snippet_chars = 0;
-    o.memory_budget_bytes = 40 * 12 * 4;  // blocks of ~40 rows
     o.out = out;
+  }
+  static KnnOptions knn_options(const std::string& out) {
+    KnnOptions o;
+    set_sources(o, out);
+    o.cache.clear();      // knn: the cache comes from the index manifest
+    o.queries = data_.queries;
+    o.batch = 7;          // several batches, the last one short
+    o.block_queries = 11; // several search blocks
+    return o;
+  }
+  static AuditOptions audit_options(const std::string& out) {
+    AuditOptions o;
+    set_sources(o, out);
+    o.memory_budget_bytes = 40 * 12 * 4;  // blocks of ~40 rows
     return o;
   }
   std::string path(const std::string& name) const { return (data_.dir / name).string(); }

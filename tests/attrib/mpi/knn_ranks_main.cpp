@@ -24,29 +24,29 @@ std::string path(const std::string& leaf) { return (g_data.dir / leaf).string();
 
 bool agreed(bool on_root) { return fathom::testing::agreed(*g_comm, on_root); }
 
-attrib::KnnOptions knn_options(const std::string& index, const std::string& out) {
-  attrib::KnnOptions o;
+// What both modes read, from the test data.
+void set_sources(attrib::KnnSources& o, const std::string& index, const std::string& out) {
   o.model_dir = g_data.model;
   o.index = index;
   o.cache = g_data.cache;
-  o.queries = g_data.queries;
   o.corpus = g_data.corpus;
   o.k = 4;
+  o.out = out;
+}
+
+attrib::KnnOptions knn_options(const std::string& index, const std::string& out) {
+  attrib::KnnOptions o;
+  set_sources(o, index, out);
+  o.queries = g_data.queries;
   o.batch = 5;
   o.block_queries = 13;
-  o.out = out;
   return o;
 }
 
 attrib::AuditOptions audit_options(const std::string& index, const std::string& out) {
   attrib::AuditOptions o;
-  o.model_dir = g_data.model;
-  o.index = index;
-  o.cache = g_data.cache;
-  o.corpus = g_data.corpus;
-  o.k = 4;
+  set_sources(o, index, out);
   o.memory_budget_bytes = 50 * 12 * 4;
-  o.out = out;
   return o;
 }
 
