@@ -3,6 +3,11 @@
 function(fathom_module name)
   cmake_parse_arguments(M "" "" "PUBLIC;PRIVATE" ${ARGN})
   file(GLOB srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/${name}/*.cpp)
+  if(NOT srcs)
+    # A module being started: an empty library until its first source lands
+    # (the CONFIGURE_DEPENDS glob picks that up on the next build).
+    set(srcs ${PROJECT_SOURCE_DIR}/cmake/empty_module.cpp)
+  endif()
   add_library(fathom_${name} STATIC ${srcs})
   add_library(fathom::${name} ALIAS fathom_${name})
   target_include_directories(fathom_${name} PUBLIC ${PROJECT_SOURCE_DIR}/include)

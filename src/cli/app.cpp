@@ -48,8 +48,16 @@ int dispatch(const std::vector<std::string>& args, Context& ctx) {
       register_index(app, ctx),
       register_representer(app, ctx),
       register_knn(app, ctx),
+      register_influence(app, ctx),
+      register_self_influence(app, ctx),
+      register_lds(app, ctx),
+      register_triggers(app, ctx),
+      register_hotflip(app, ctx),
+      register_reduce(app, ctx),
+      register_saliency(app, ctx),
+      register_serve(app, ctx),
+      register_audit(app, ctx),
   };
-  for (auto& r : register_reserved(app, ctx)) commands.push_back(std::move(r));
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 consumes from the back
   try {

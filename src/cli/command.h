@@ -52,9 +52,19 @@ Registered register_inspect(CLI::App& app, Context& ctx);
 Registered register_index(CLI::App& app, Context& ctx);
 Registered register_representer(CLI::App& app, Context& ctx);
 Registered register_knn(CLI::App& app, Context& ctx);
-// Names reserved for later issues: they exist, show what they will do, and
-// fail with exit code 1 saying they are not built yet.
-std::vector<Registered> register_reserved(CLI::App& app, Context& ctx);
+Registered register_influence(CLI::App& app, Context& ctx);       // cmd_influence.cpp
+Registered register_self_influence(CLI::App& app, Context& ctx);  // cmd_self_influence.cpp
+Registered register_lds(CLI::App& app, Context& ctx);             // cmd_lds.cpp
+Registered register_triggers(CLI::App& app, Context& ctx);        // cmd_triggers.cpp
+Registered register_hotflip(CLI::App& app, Context& ctx);         // cmd_hotflip.cpp
+Registered register_reduce(CLI::App& app, Context& ctx);          // cmd_reduce.cpp
+Registered register_saliency(CLI::App& app, Context& ctx);        // cmd_saliency.cpp
+Registered register_serve(CLI::App& app, Context& ctx);           // cmd_serve.cpp
+Registered register_audit(CLI::App& app, Context& ctx);           // cmd_audit.cpp
+// A name reserved for a later release: it exists, shows what it will do, and
+// fails with exit code 1 saying it is not built yet and which README
+// "Status" area will build it.
+Registered register_reserved(CLI::App& app, const char* name, const char* area, const char* what);
 
 // Parses `args` (without the program name) with a fresh app and runs the
 // selected subcommand. Throws on failure; returns the exit code otherwise
