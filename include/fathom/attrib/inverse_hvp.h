@@ -60,8 +60,12 @@ class InverseHvp {
   virtual std::string report_json() const = 0;
 };
 
-// COLLECTIVE. UsageError for an unknown solver or bad settings.
+// COLLECTIVE. UsageError for an unknown solver or bad settings. Calls setup().
 std::unique_ptr<InverseHvp> make_inverse_hvp(const SolverOptions& options, TrainingHessian& hessian);
+
+// The EK-FAC solver (attrib/ekfac.cpp); make_inverse_hvp("ekfac") returns it.
+// Not set up yet: make_inverse_hvp calls setup().
+std::unique_ptr<InverseHvp> make_ekfac_inverse_hvp(const SolverOptions& options, TrainingHessian& hessian);
 
 // COLLECTIVE. Largest eigenvalue of H by power iteration with HVPs over all
 // rows (seeded start), `iterations` steps.

@@ -47,6 +47,9 @@ class TrainingHessian {
   std::int64_t dim() const { return layout_.dim(); }
   std::int64_t rows() const { return data_.rows; }
   comm::Communicator& comm() { return *comm_; }
+  model::Model& model() { return *model_; }
+  const TrainingRows& data() const { return data_; }
+  std::int64_t batch_rows() const { return batch_rows_; }
 
   // COLLECTIVE. H_S V for the mean Hessian over the given rows S (a
   // mini-batch; duplicates count twice). V [m,P] f64 -> [m,P] f64.
