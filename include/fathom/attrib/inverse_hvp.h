@@ -24,6 +24,9 @@ namespace fathom::attrib {
 
 struct SolverOptions {
   std::string solver = "lissa";  // lissa | cg | exact | arnoldi | ekfac
+  // What saved eigenpairs / factors must match to be reused (the caller puts
+  // in the model's sha256, the parameter list and the training corpus).
+  std::string fingerprint;
   double damping = 0.01;         // λ (every solver)
   std::uint64_t seed = 0;
   // lissa

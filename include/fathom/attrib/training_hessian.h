@@ -54,6 +54,10 @@ class TrainingHessian {
   // COLLECTIVE. H_S V for the mean Hessian over the given rows S (a
   // mini-batch; duplicates count twice). V [m,P] f64 -> [m,P] f64.
   torch::Tensor hvp(const torch::Tensor& v, const std::vector<std::int64_t>& rows);
+  // ANY RANK, no communication: the same as hvp() computed by this rank
+  // alone over all of `rows` (LiSSA runs independent repeats on different
+  // ranks with it).
+  torch::Tensor hvp_local(const torch::Tensor& v, const std::vector<std::int64_t>& rows);
   // COLLECTIVE. H V over all training rows (streamed in batches of batch_rows).
   torch::Tensor full_hvp(const torch::Tensor& v);
   // Rows of mini-batch `step` of a seeded stream: `size` rows drawn without
