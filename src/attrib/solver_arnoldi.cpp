@@ -51,6 +51,8 @@ class Arnoldi final : public InverseHvp {
     return out;
   }
 
+  bool apply_is_local() const override { return true; }
+
   std::string report_json() const override {
     nlohmann::json j = {{"solver", "arnoldi"},
                         {"damping", o_.damping},

@@ -55,6 +55,8 @@ class Exact final : public InverseHvp {
     return out;
   }
 
+  bool apply_is_local() const override { return true; }
+
   std::string report_json() const override {
     nlohmann::json j = {{"solver", "exact"},        {"damping", o_.damping},       {"dim", h_.dim()},
                         {"lambda_min", lambda_min_}, {"lambda_max", lambda_max_},

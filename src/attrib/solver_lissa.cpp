@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "fathom/comm/collective_check.h"
 #include "fathom/core/error.h"
 #include "fathom/core/log.h"
 #include "fathom/core/progress.h"
@@ -43,11 +44,17 @@ class Lissa final : public InverseHvp {
     const bool by_repeat = o_.repeats >= comm.size() && comm.size() > 1;
     torch::Tensor sum = torch::zeros_like(v, torch::kDouble);
     Progress progress("lissa", o_.depth * o_.repeats, "steps");
-    for (std::int64_t r = 0; r < o_.repeats; ++r) {
-      if (by_repeat && r % comm.size() != comm.rank()) continue;
-      sum += run_one(v.to(torch::kDouble), r, by_repeat, progress);
-    }
-    if (by_repeat) {
+    auto run_repeats = [&] {
+      for (std::int64_t r = 0; r < o_.repeats; ++r) {
+        if (by_repeat && r % comm.size() != comm.rank()) continue;
+        sum += run_one(v.to(torch::kDouble), r, by_repeat, progress);
+      }
+    };
+    if (!by_repeat) {
+      run_repeats();
+    } else {
+      // A repeat diverging on one rank must stop every rank.
+      comm::collective_check(comm, "lissa repeats", run_repeats);
       sum = sum.contiguous();
       comm.all_reduce(sum.data_ptr<double>(), sum.numel(), comm::DType::f64, comm::ReduceOp::sum);
     }

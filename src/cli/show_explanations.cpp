@@ -52,6 +52,8 @@ void show_explanations(std::ostream& os, const std::string& output_jsonl, const 
     show_list(os, line, "neighbors", "distance", "nearest training examples");
     show_list(os, line, "excitatory", "value", "excitatory (support the prediction)");
     show_list(os, line, "inhibitory", "value", "inhibitory (oppose it)");
+    show_list(os, line, "proponents", "score", "proponents (removing them would raise the test loss)");
+    show_list(os, line, "opponents", "score", "opponents (removing them would lower it)");
   }
 }
 

@@ -58,6 +58,11 @@ class InverseHvp {
   virtual void setup() = 0;
   // COLLECTIVE. (H + λI)⁻¹ V, V [m,P] f64 -> [m,P] f64.
   virtual torch::Tensor apply(const torch::Tensor& v) = 0;
+  // True when apply() needs no communication and no training data after
+  // setup (exact, arnoldi, ekfac: a stored operator), so ranks may apply it
+  // to DIFFERENT vectors (self-influence over each rank's own rows). False
+  // for lissa and cg, whose apply() is COLLECTIVE.
+  virtual bool apply_is_local() const { return false; }
   // Settings and what setup/apply measured (λ_max, scale, iterations,
   // residuals, timings) as one JSON object text, for the .meta.json.
   virtual std::string report_json() const = 0;
