@@ -13,6 +13,7 @@
 #include "fathom/model/train.h"
 
 namespace fathom::attrib {
+namespace stats {
 
 std::vector<double> average_ranks(const std::vector<double>& x) {
   const std::size_t n = x.size();
@@ -87,6 +88,10 @@ Interval bootstrap_mean_interval(const std::vector<double>& values, std::int64_t
   };
   return {quantile((1 - level) / 2), quantile(1 - (1 - level) / 2)};
 }
+
+}  // namespace stats
+
+using stats::spearman;
 
 std::int64_t subset_size(std::int64_t n, double fraction) {
   if (!(fraction > 0 && fraction < 1))
@@ -194,7 +199,7 @@ LdsStatistics lds_statistics(const std::vector<double>& actual, const std::vecto
   s.defined = std::int64_t(defined.size());
   if (!defined.empty()) {
     s.mean = std::accumulate(defined.begin(), defined.end(), 0.0) / double(defined.size());
-    s.interval = bootstrap_mean_interval(defined, resamples, seed);
+    s.interval = stats::bootstrap_mean_interval(defined, resamples, seed);
   }
   return s;
 }

@@ -51,6 +51,9 @@ class Communicator;
 namespace fathom::attrib {
 
 // ---- statistics (pure; any rank) ----
+// (namespace stats: attrib has other correlation helpers; these are the
+// ones with a size check and exposed ranks.)
+namespace stats {
 
 // Ranks 1..n with ties given their average rank.
 std::vector<double> average_ranks(const std::vector<double>& x);
@@ -69,6 +72,8 @@ struct Interval {
 // empty `values` or resamples < 1.
 Interval bootstrap_mean_interval(const std::vector<double>& values, std::int64_t resamples, std::uint64_t seed,
                                  double level = 0.95);
+
+}  // namespace stats
 
 // ---- subsets ----
 
@@ -119,7 +124,7 @@ struct LdsStatistics {
   std::vector<std::optional<double>> per_query;  // Spearman; nullopt where undefined (constant side)
   std::int64_t defined = 0;                      // queries with a value
   std::optional<double> mean;                    // over the defined ones
-  Interval interval;                             // bootstrap over the defined ones
+  stats::Interval interval;                      // bootstrap over the defined ones
 };
 // actual [M * Q] (subset-major), scores [Q * N] (row-major, float32 as in the
 // score matrix), subsets: M lists of rows in [0, N). predicted[m][q] =
