@@ -3,6 +3,7 @@
 #include "fathom/grads/per_example.h"
 
 #include <map>
+#include <tuple>
 
 #include "fathom/core/error.h"
 #include "fathom/core/log.h"
@@ -233,10 +234,14 @@ void accumulate_tapped(const ParamLayout& layout, const std::vector<model::TapCa
   torch::NoGradGuard no_grad;
   // Keyed by (weight, bias) identity, since a call may carry an undefined
   // weight (the classifier with only its bias selected).
-  std::map<std::pair<const void*, const void*>, std::vector<std::size_t>> linear_calls;
+  // (A TorchScript matmul(x, W) weight, W [in,out], is its own group: its
+  // gradient is Σ_t a_t δ_tᵀ.)
+  std::map<std::tuple<const void*, const void*, bool>, std::vector<std::size_t>> linear_calls;
   for (std::size_t k = 0; k < calls.size(); ++k)
     if (calls[k].kind == model::TapKind::linear && deltas[k].defined())
-      linear_calls[{calls[k].weight.unsafeGetTensorImpl(), calls[k].bias.unsafeGetTensorImpl()}].push_back(k);
+      linear_calls[{calls[k].weight.unsafeGetTensorImpl(), calls[k].bias.unsafeGetTensorImpl(),
+                    calls[k].weight_transposed}]
+          .push_back(k);
   for (const auto& [layer, ks] : linear_calls) {
     const model::TapCall& c = calls[ks.front()];
     std::vector<torch::Tensor> ds, as;
@@ -245,7 +250,11 @@ void accumulate_tapped(const ParamLayout& layout, const std::vector<model::TapCa
       as.push_back(as_sequence(calls[k].input));
     }
     torch::Tensor delta = ds.size() == 1 ? ds[0] : torch::cat(ds, 1);
-    acc.add_outer(layout.index_of(c.weight), delta, as.size() == 1 ? as[0] : torch::cat(as, 1));
+    torch::Tensor input = as.size() == 1 ? as[0] : torch::cat(as, 1);
+    if (c.weight_transposed)
+      acc.add_outer(layout.index_of(c.weight), input, delta);
+    else
+      acc.add_outer(layout.index_of(c.weight), delta, input);
     acc.add_vector(layout.index_of(c.bias), delta.sum(1));
   }
   for (std::size_t k = 0; k < calls.size(); ++k) {
@@ -270,8 +279,11 @@ void accumulate_tapped(const ParamLayout& layout, const std::vector<model::TapCa
 }  // namespace
 
 const detail::TapCoverage& PerExampleGradients::coverage(const std::vector<model::TapCall>& calls) {
-  if (!coverage_) {
-    coverage_ = tap_coverage(layout_, calls);
+  // Recomputed per batch (cheap): a TorchScript site can leave the taps at
+  // run time (script_taps.h), and a stale coverage would drop its gradient.
+  detail::TapCoverage now = tap_coverage(layout_, calls);
+  if (!coverage_ || now.loop != coverage_->loop || now.classifier_from_contract != coverage_->classifier_from_contract) {
+    coverage_ = std::move(now);
     loop_names_.clear();
     for (int i : coverage_->loop) loop_names_.push_back(layout_.params()[std::size_t(i)].name);
     log_coverage(layout_, loop_names_);

@@ -4,13 +4,13 @@
 namespace fathom::model {
 namespace {
 
-thread_local TapRecorder* active_recorder = nullptr;
+thread_local TapRecorder* active_recorder_ = nullptr;
 
 const void* key(const torch::Tensor& t) { return t.defined() ? t.unsafeGetTensorImpl() : nullptr; }
 
 // The active recorder if it watches the weight or the bias, else nullptr.
 TapRecorder* recorder_for(const torch::Tensor& weight, const torch::Tensor& bias) {
-  TapRecorder* r = active_recorder;
+  TapRecorder* r = active_recorder_;
   if (r == nullptr) return nullptr;
   return r->watches(weight) || (bias.defined() && r->watches(bias)) ? r : nullptr;
 }
@@ -22,8 +22,10 @@ bool TapRecorder::watches(const torch::Tensor& parameter) const {
   return parameter.defined() && watched_.count(key(parameter)) != 0;
 }
 
-TapScope::TapScope(TapRecorder& recorder) : previous_(active_recorder) { active_recorder = &recorder; }
-TapScope::~TapScope() { active_recorder = previous_; }
+TapRecorder* active_recorder() { return active_recorder_; }
+
+TapScope::TapScope(TapRecorder& recorder) : previous_(active_recorder_) { active_recorder_ = &recorder; }
+TapScope::~TapScope() { active_recorder_ = previous_; }
 
 torch::Tensor tapped_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   torch::Tensor y = torch::nn::functional::linear(x, weight, bias);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "fathom/core/error.h"
+#include "fathom/core/log.h"
 
 namespace fathom::model::detail {
 
@@ -113,7 +114,20 @@ torch::Tensor TorchScriptModel::type_ids_or_zeros(const torch::Tensor& type_ids,
   return type_ids.defined() ? type_ids : torch::zeros_like(mask);
 }
 
+ScriptTaps& TorchScriptModel::taps() {
+  if (!taps_) {
+    taps_ = std::make_unique<ScriptTaps>(module_, std::vector<std::string>{"embed", "forward_from_embeddings"});
+    if (!taps_->usable())
+      spdlog::warn("{}: the TorchScript graphs cannot be rewritten for layer taps ({}); per-example gradients "
+                   "beyond the classifier take one backward per example",
+                   source_, taps_->reason());
+  }
+  return *taps_;
+}
+
 torch::Tensor TorchScriptModel::embed(const torch::Tensor& ids) {
+  if (TapRecorder* recorder = active_recorder(); recorder && taps().usable())
+    return taps_->run("embed", {ids}, ids.size(0), *recorder).toTensor();
   return module_.get_method("embed")({ids}).toTensor();
 }
 
@@ -121,7 +135,10 @@ torch::Tensor TorchScriptModel::embedding_matrix() { return module_.get_method("
 
 ModelOutput TorchScriptModel::forward_from_embeddings(const torch::Tensor& emb, const torch::Tensor& mask,
                                                       const torch::Tensor& type_ids) {
-  auto out = module_.get_method("forward_from_embeddings")({emb, mask, type_ids_or_zeros(type_ids, mask)});
+  std::vector<c10::IValue> inputs{emb, mask, type_ids_or_zeros(type_ids, mask)};
+  TapRecorder* recorder = active_recorder();
+  auto out = recorder && taps().usable() ? taps_->run("forward_from_embeddings", std::move(inputs), emb.size(0), *recorder)
+                                         : module_.get_method("forward_from_embeddings")(std::move(inputs));
   if (!out.isTuple() || out.toTupleRef().elements().size() != 2 || !out.toTupleRef().elements()[0].isTensor() ||
       !out.toTupleRef().elements()[1].isTensor())
     throw InputError(source_, 0, "forward_from_embeddings",
@@ -147,6 +164,7 @@ std::vector<NamedParameter> TorchScriptModel::named_parameters() {
 void TorchScriptModel::to(const torch::Device& device, torch::ScalarType dtype) {
   module_.to(device, dtype);
   device_ = device;
+  taps_.reset();  // rebuilt on the next tapped forward, over the converted parameters
 }
 
 void TorchScriptModel::save_weights(const std::string& path) {

@@ -6,6 +6,13 @@
 //   forward(ids, mask, type_ids) -> Tensor logits [B,C]
 //   embedding_matrix() -> Tensor [V,E]
 // and parameters "classifier.weight" [C,H] and "classifier.bias" [C].
+//
+// Layer taps (model/taps.h): while a TapScope is active on the calling
+// thread, embed and forward_from_embeddings run rewritten clones of their
+// graphs that record the linear / matmul / embedding / layer_norm calls of
+// the watched parameters, as built-in models do (script_taps.h). Without a
+// scope, or for a module whose graphs cannot be rewritten, the module's own
+// methods run.
 #include <torch/script.h>
 #include <torch/torch.h>
 
@@ -15,6 +22,7 @@
 #include <vector>
 
 #include "fathom/model/model.h"
+#include "script_taps.h"
 
 namespace fathom::model::detail {
 
@@ -63,6 +71,10 @@ class TorchScriptModel final : public Model {
   // shapes must match), so tensors held by optimizers stay valid.
   void load_weights(const std::string& path) override;
 
+  // The tap rewriter of this module (built on first use): sites, untappable
+  // parameters and why, or why the graphs could not be rewritten.
+  ScriptTaps& taps();
+
  private:
   torch::Tensor type_ids_or_zeros(const torch::Tensor& type_ids, const torch::Tensor& mask) const;
 
@@ -70,6 +82,7 @@ class TorchScriptModel final : public Model {
   std::string architecture_;
   std::string source_;
   ParameterGroups groups_;
+  std::unique_ptr<ScriptTaps> taps_;
   torch::Device device_{torch::kCPU};
   std::int64_t vocab_size_ = 0, embedding_dim_ = 0, hidden_dim_ = 0, num_labels_ = 0;
 };

@@ -11,13 +11,17 @@
 // Method "vectorised" (the default): ONE forward with layer taps
 // (model/taps.h) and ONE autograd::grad of Σ_b L_b w.r.t. the recorded layer
 // outputs; linear, embedding and LayerNorm gradients are then assembled per
-// example from inputs and output gradients (Σ_t δ_t a_tᵀ, one bmm). The
-// classifier layer is vectorised for every model, TorchScript included,
-// because the contract fixes logits = features Wᵀ + b. Parameters no tap
-// recorded (e.g. inside a TorchScript encoder) fall back to one backward per
-// example. Which parameters take which path depends on the model, not the
-// batch: it is decided once, on the first batch, logged, and reported by
-// loop_parameters(). With a FactorisedProjector (logra) the factorised path
+// example from inputs and output gradients (Σ_t δ_t a_tᵀ, one bmm).
+// TorchScript bundles record the same calls from a rewritten clone of their
+// graphs (model/torchscript_model.h): every linear, matmul(x, W), embedding
+// and layer_norm whose weight is a parameter. The classifier layer is
+// vectorised for every model in any case, because the contract fixes
+// logits = features Wᵀ + b. Parameters no tap recorded (an aten::lstm's
+// weights, a parameter used by an op the rewriter does not know) fall back
+// to one backward per example. Which parameters take which path depends on
+// the model, not the batch: it is worked out on the first batch, logged, and
+// reported by loop_parameters() (rechecked on every batch; a change is
+// logged again). With a FactorisedProjector (logra) the factorised path
 // projects δ and a first, so the [r,c] gradient is never formed.
 // Method "loop": the naive baseline, one forward and backward per example,
 // each example alone and unpadded (benchmarks, tests).
@@ -84,7 +88,7 @@ class PerExampleGradients {
  private:
   ExampleGradients compute_vectorised(const model::Batch& batch, LossTarget target);
   ExampleGradients compute_loop(const model::Batch& batch, LossTarget target);
-  // The coverage, computed from the first batch's tap calls (and logged).
+  // The coverage of this batch's tap calls (logged when it changes).
   const detail::TapCoverage& coverage(const std::vector<model::TapCall>& calls);
   // [B, D] rows holding the gradients of the `loop` parameters (layout
   // indices), one forward and backward per example; zeros elsewhere.
@@ -96,7 +100,7 @@ class PerExampleGradients {
   const Projector* projector_;
   GradientMethod method_;
   std::vector<std::string> loop_names_;
-  std::optional<detail::TapCoverage> coverage_;  // vectorised: set by the first batch
+  std::optional<detail::TapCoverage> coverage_;  // vectorised: the last batch's
 };
 
 // Target labels for a batch: gold labels (checked) or argmax of `logits`.

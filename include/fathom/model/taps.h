@@ -19,6 +19,9 @@
 // per-example split would be wrong. A parameter used several times in one
 // forward (an LSTM's weight_hh at every step) gets one call per use; the
 // per-example gradient is the sum over its calls.
+// A call's output need not be the layer's own output tensor: any tensor in
+// the graph whose gradient equals ∂L/∂output works (TorchScript bundles
+// record a zero "tap" added to the output, see torchscript_model.h).
 // Thread-safety: a recorder is per thread (the scope installs it for the
 // constructing thread only).
 #include <torch/torch.h>
@@ -37,6 +40,11 @@ struct TapCall {
   torch::Tensor bias;    // may be undefined
   torch::Tensor input;   // detached: x [B,...,in] | ids [B,...] int64 | x̂ [B,...,E]
   torch::Tensor output;  // in the graph: [B,...,out] | [B,...,E] | [B,...,E]
+  // linear only: the parameter is used as y = x W (torch.matmul(x, W), W
+  // [in,out]) rather than y = x Wᵀ, so dW_b = Σ_t x_bt δ_btᵀ ([in,out]).
+  // a = input and δ = ∂L/∂output are the same either way (K-FAC factors do
+  // not change); only the layout of the weight gradient is transposed.
+  bool weight_transposed = false;
 };
 
 class TapRecorder {
@@ -66,6 +74,11 @@ class TapScope {
  private:
   TapRecorder* previous_;
 };
+
+// The recorder a TapScope installed on the calling thread, or nullptr. For
+// models whose layers are not tapped_* calls (TorchScript bundles record
+// their own calls, model/torchscript_model.h).
+TapRecorder* active_recorder();
 
 // The ops layers use. Same results as torch::nn::functional::linear /
 // embedding / (x̂ * w + b). `bias` may be undefined.
