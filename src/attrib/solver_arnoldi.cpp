@@ -61,6 +61,7 @@ class Arnoldi final : public InverseHvp {
                         {"lanczos_steps", steps_},
                         {"seed", o_.seed},
                         {"dropped_nonpositive", dropped_},
+                        {"restarts", restarts_},
                         {"top_eigenvalue", values_.numel() ? values_.max().item<double>() : 0.0},
                         {"smallest_kept_eigenvalue", values_.numel() ? values_.min().item<double>() : 0.0},
                         {"loaded_from", loaded_ ? o_.arnoldi_path : ""},
@@ -85,8 +86,7 @@ class Arnoldi final : public InverseHvp {
     torch::Tensor q = seeded_normal(1, P, o_.seed)[0];
     q /= q.norm();
     Progress progress("arnoldi (Lanczos)", steps_, "HVPs");
-    std::int64_t k = 0;
-    for (; k < steps_; ++k) {
+    for (std::int64_t k = 0; k < steps_; ++k) {
       Q[k] = q;
       torch::Tensor w = h_.full_hvp(q.unsqueeze(0))[0];
       const double a = w.dot(q).item<double>();
@@ -95,11 +95,20 @@ class Arnoldi final : public InverseHvp {
       // plain three-term Lanczos loses orthogonality within a few dozen steps.
       const torch::Tensor basis = Q.narrow(0, 0, k + 1);
       for (int pass = 0; pass < 2; ++pass) w -= basis.t().matmul(basis.matmul(w));
-      const double b = w.norm().item<double>();
+      double b = w.norm().item<double>();
       progress.advance();
-      if (k + 1 == steps_ || b < 1e-10 * std::max(1.0, std::abs(a))) {
-        ++k;
-        break;
+      if (k + 1 == steps_) break;
+      if (b < 1e-10 * std::max(1.0, std::abs(a))) {
+        // The Krylov space is invariant (e.g. parameters the loss does not
+        // reach span H's null space): restart from a fresh seeded direction
+        // orthogonal to the basis, with a zero coupling in T.
+        w = seeded_normal(1, P, o_.seed + std::uint64_t(k) + 1)[0];
+        for (int pass = 0; pass < 2; ++pass) w -= basis.t().matmul(basis.matmul(w));
+        if (w.norm().item<double>() < 1e-12) break;  // the basis spans everything
+        ++restarts_;
+        beta.push_back(0.0);
+        q = w / w.norm();
+        continue;
       }
       beta.push_back(b);
       q = w / b;
@@ -151,7 +160,7 @@ class Arnoldi final : public InverseHvp {
 
   SolverOptions o_;
   TrainingHessian& h_;
-  std::int64_t steps_ = 0, dropped_ = 0;
+  std::int64_t steps_ = 0, dropped_ = 0, restarts_ = 0;
   torch::Tensor values_, vectors_;  // [r] descending, [P, r]
   bool loaded_ = false;
   double setup_seconds_ = 0;

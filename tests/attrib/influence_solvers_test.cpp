@@ -12,10 +12,12 @@
 #include "fathom/attrib/inverse_hvp.h"
 #include "fathom/attrib/training_hessian.h"
 #include "fathom/comm/communicator.h"
+#include "fathom/core/error.h"
 #include "fathom/data/corpus.h"
 #include "fathom/model/batching.h"
 #include "fathom/model/bundle.h"
 #include "fathom/model/train.h"
+#include "attrib/explicit_hessian.h"
 #include "model/train_helpers.h"
 #include "temp_dir.h"
 
@@ -40,29 +42,6 @@ struct Problem {
     return r;
   }
 };
-
-// Explicit H of (1/n) Σ CE over all rows: row i = ∂(∂L/∂θ_i)/∂θ.
-torch::Tensor explicit_hessian(model::Model& m, const grads::ParamLayout& layout, const model::Batch& all) {
-  std::vector<torch::Tensor> params;
-  for (const auto& p : layout.params()) params.push_back(p.tensor);
-  torch::AutoGradMode on(true);
-  auto out = m.forward(all);
-  auto loss = torch::nn::functional::cross_entropy(out.logits, all.labels);
-  auto g = torch::autograd::grad({loss}, params, {}, true, true, true);
-  std::vector<torch::Tensor> flat;
-  for (std::size_t i = 0; i < g.size(); ++i) flat.push_back(g[i].defined() ? g[i].reshape(-1) : torch::zeros({params[i].numel()}, torch::kDouble));
-  torch::Tensor gf = torch::cat(flat);
-  const std::int64_t P = gf.numel();
-  torch::Tensor H = torch::zeros({P, P}, torch::kDouble);
-  for (std::int64_t i = 0; i < P; ++i) {
-    if (!gf.requires_grad()) break;
-    auto row = torch::autograd::grad({gf[i]}, params, {}, true, false, true);
-    std::vector<torch::Tensor> rf;
-    for (std::size_t j = 0; j < row.size(); ++j) rf.push_back(row[j].defined() ? row[j].reshape(-1) : torch::zeros({params[j].numel()}, torch::kDouble));
-    H[i] = torch::cat(rf);
-  }
-  return H;
-}
 
 class SolversTest : public ::testing::Test {
  protected:
