@@ -1,10 +1,66 @@
-// `fathom audit`: reserved until its area of work ("audit") lands.
+// `fathom audit`: options -> audit::run_audit -> a one-paragraph summary.
+// Every rank counts its shard of the corpus; rank 0 merges and writes the report.
+#include <iostream>
+
 #include "command.h"
+#include "corpus_options.h"
+#include "fathom/audit/audit.h"
 
 namespace fathom::cli {
 
-Registered register_audit(CLI::App& app, Context&) {
-  return register_reserved(app, "audit", "audit", "dataset artifact audit (PMI, z*), mislabel candidates");
+Registered register_audit(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<audit::AuditOptions>();
+  auto* sub = app.add_subcommand(
+      "audit", "Dataset artifact audit: token-label PMI and z* over the whole corpus (Bonferroni), cross-referenced "
+               "with triggers, self-influence and kNN suspects into likely artifacts and likely mislabels");
+  sub->add_option("--corpus", o->corpus, "labelled corpus (.jsonl, .tsv, .csv)")->required();
+  sub->add_option("--field", o->field, "text | text_pair | both (the union of the two segments' tokens)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "text_pair", "both"}));
+  sub->add_option("--ngrams", o->ngrams, "count n-grams of 1..N words (N = 1, 2 or 3)")->capture_default_str();
+  sub->add_option("--smoothing", o->statistics.smoothing, "k of the add-k smoothing for PMI")->capture_default_str();
+  sub->add_option("--alpha", o->statistics.alpha, "significance level before the Bonferroni correction")
+      ->capture_default_str();
+  sub->add_option("--min-count", o->statistics.min_count, "test only tokens in at least this many examples")
+      ->capture_default_str();
+  sub->add_option("--model", o->model, "count the tokens of this bundle's tokenizer (default: words)");
+  sub->add_option("--lowercase", o->lowercase, "word tokens: lowercase first")->capture_default_str();
+  sub->add_option("--knn-suspects", o->knn_suspects, "cross-reference: fathom knn --audit output (JSONL)");
+  sub->add_option("--self-influence", o->self_influence,
+                  "cross-reference: self-influence scores (JSONL rows {\"id\", \"score\", \"label\"?})");
+  sub->add_option("--triggers", o->triggers, "cross-reference: fathom triggers output (JSON)");
+  sub->add_option("--truth", o->truth, "planted truth (fathom synth truth.json): scores what the audit found");
+  sub->add_option("--top", o->top, "tokens per label in the report")->capture_default_str();
+  sub->add_option("--artifacts", o->artifacts, "likely artifacts listed")->capture_default_str();
+  sub->add_option("--suspects", o->suspects, "likely mislabels listed")->capture_default_str();
+  sub->add_option("--snippet", o->snippet, "characters of each suspect's text kept (0 = all)")->capture_default_str();
+  sub->add_option("--out", o->out, "output directory: report.json, report.html, tokens.tsv")->required();
+  add_corpus_flags(*sub, o->corpus_options);
+  sub->footer(
+      "Counts: each token (an n-gram of basic words, or the bundle's tokens) once per example, per label.\n"
+      "  z*(w,y)  = (p̂ - p0) / sqrt(p0 (1 - p0) / n), p̂ = share of the n examples with w labelled y, p0 = 1/L;\n"
+      "            significant when above z_c = Phi^-1(1 - alpha / V), V = tokens tested (one-sided Bonferroni).\n"
+      "  PMI(w,y) = ln p(w,y) / (p(w) p(y)) over the counts + k (add-k smoothing).\n"
+      "Outputs (in --out): report.json (format fathom.audit v1), report.html (self-contained: inline SVG),\n"
+      "tokens.tsv (every tested token: n, count/z/pmi per label).\n"
+      "Likely mislabels need --knn-suspects and/or --self-influence: score = mean percentile over the sources.\n"
+      "Every record needs a label (and a text_pair with --field text_pair); bad input exits 2 naming the file,\n"
+      "line and field. Under MPI each rank counts its shard; memory does not grow with the corpus.");
+  return {sub, [o, &ctx] {
+            auto& comm = ctx.comm();
+            audit::AuditSummary s = audit::run_audit(*o, comm);
+            if (!comm.is_root()) return 0;
+            std::cout << "audit: " << s.examples << " examples, " << s.tests << " tokens tested, z_c = " << s.z_threshold
+                      << ", " << s.significant << " significant (token, label) pairs";
+            if (s.skipped) std::cout << ", " << s.skipped << " records skipped";
+            std::cout << "\n";
+            for (std::size_t y = 0; y < s.labels.size(); ++y)
+              std::cout << "  top token for '" << s.labels[y] << "': " << s.top_token[y] << "\n";
+            if (s.mislabels) std::cout << "  " << s.mislabels << " likely mislabels listed\n";
+            std::cout << "report: " << s.report_html << " (" << s.seconds << " s, peak memory "
+                      << s.peak_rss_bytes / (1 << 20) << " MiB per rank)\n";
+            return 0;
+          }};
 }
 
 }  // namespace fathom::cli
