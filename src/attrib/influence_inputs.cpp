@@ -1,4 +1,5 @@
 // Checking and loading what influence() works on (influence_internal.h).
+#include <algorithm>
 #include <filesystem>
 
 #include "fathom/comm/collective_check.h"
@@ -70,6 +71,8 @@ void check_training(const InfluenceOptions& o, InfluenceInputs& in, const store:
   if (std::int64_t(in.training.size()) != in.cache.rows)
     throw InputError(in.corpus, "has " + std::to_string(in.training.size()) + " good records, the cache " + o.cache +
                                     " has " + std::to_string(in.cache.rows) + " rows: it is not the corpus the cache was built from");
+  if (std::none_of(in.training.begin(), in.training.end(), [](const data::Example& e) { return bool(e.label); }))
+    throw InputError(in.corpus, "no record has a label: the training Hessian needs gold labels");
   const std::vector<std::string> ids = reader.read_strings(ds::kIds, 0, in.cache.rows);
   for (std::size_t i = 0; i < ids.size(); ++i)
     if (ids[i] != in.training[i].id)

@@ -61,8 +61,10 @@ torch::Tensor TrainingHessian::local_hvp_sum(const torch::Tensor& v, const std::
     const std::size_t end = std::min(rows.size(), start + std::size_t(batch_rows_));
     std::vector<std::int64_t> chunk(rows.begin() + std::ptrdiff_t(start), rows.begin() + std::ptrdiff_t(end));
     model::Batch batch = data_.make_batch(chunk);
-    if (!batch.labels.defined())
-      throw UsageError("the training corpus has no labels: the influence Hessian needs the gold label of every row");
+    // A batch whose rows all lack a gold label adds nothing (as such rows do
+    // inside a batch: ignore_index); load_influence_inputs refuses a corpus
+    // without any label.
+    if (!batch.labels.defined()) continue;
     model::ModelOutput out = model_->forward(batch);
     torch::Tensor loss = summed_loss(out.logits, batch.labels);
     std::vector<torch::Tensor> g = torch::autograd::grad({loss}, params, {}, /*retain_graph=*/true,
