@@ -147,7 +147,7 @@ torch::Tensor leave_one_out(const Convex& c, const attrib::Head& full, const std
 }
 
 std::vector<double> row(const torch::Tensor& m, std::int64_t q) {
-  const torch::Tensor r = m[q].contiguous();
+  const torch::Tensor r = m[q].to(torch::kDouble).contiguous();
   return std::vector<double>(r.data_ptr<double>(), r.data_ptr<double>() + r.numel());
 }
 

@@ -101,7 +101,7 @@ inline torch::Tensor mean_ce(const torch::Tensor& theta, const torch::Tensor& f,
 inline torch::Tensor exact_influence(const ConvexData& d, const Head& at, const std::vector<std::int64_t>& targets) {
   torch::AutoGradMode on(true);
   const std::int64_t n = d.train.rows, h = d.train.dim, c = d.train.classes;
-  auto f = torch::tensor(std::vector<double>(d.train.features.begin(), d.train.features.end())).reshape({n, h});
+  auto f = torch::tensor(std::vector<double>(d.train.features.begin(), d.train.features.end()), torch::kDouble).reshape({n, h});
   auto y = torch::tensor(d.train.labels, torch::kLong);
   auto theta = theta_of(at).set_requires_grad(true);
   const double lambda = d.train.lambda;
@@ -122,7 +122,7 @@ inline torch::Tensor exact_influence(const ConvexData& d, const Head& at, const 
   };
   auto g_train = torch::zeros({n, p}, torch::kDouble);
   for (std::int64_t i = 0; i < n; ++i) g_train[i] = per_example(f[i], d.train.labels[std::size_t(i)]);
-  auto qf = torch::tensor(std::vector<double>(d.query_features.begin(), d.query_features.end())).reshape({d.queries, h});
+  auto qf = torch::tensor(std::vector<double>(d.query_features.begin(), d.query_features.end()), torch::kDouble).reshape({d.queries, h});
   auto g_query = torch::zeros({d.queries, p}, torch::kDouble);
   for (std::int64_t t = 0; t < d.queries; ++t) g_query[t] = per_example(qf[t], targets[std::size_t(t)]);
   return torch::matmul(torch::matmul(g_query, h_pinv), g_train.t()) / double(n);
@@ -139,7 +139,7 @@ inline double autograd_gradient_norm(const FrozenHead& d, const std::vector<std:
     f.insert(f.end(), d.features.begin() + i * h, d.features.begin() + (i + 1) * h);
     y.push_back(d.labels[std::size_t(i)]);
   }
-  auto ft = torch::tensor(f).reshape({std::int64_t(rows.size()), h});
+  auto ft = torch::tensor(f, torch::kDouble).reshape({std::int64_t(rows.size()), h});
   auto theta = theta_of(head).set_requires_grad(true);
   auto w = theta.slice(0, 0, d.classes * h);
   auto obj = mean_ce(theta, ft, torch::tensor(y, torch::kLong), d.classes) + d.lambda * (w * w).sum();
