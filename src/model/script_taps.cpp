@@ -9,6 +9,7 @@
 #include <torch/jit.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <unordered_map>
 
@@ -80,15 +81,19 @@ std::string consumer(const jit::Value* v) {
   return "an unknown use";
 }
 
-void collect_tensors(const c10::IValue& v, std::vector<torch::Tensor>& out) {
-  if (v.isTensor()) {
+// Every tensor held by `v` (lists, tuples, dicts, objects' attributes).
+void collect_tensors(const c10::IValue& v, std::vector<torch::Tensor>& out, int depth = 0) {
+  if (depth > 64) return;
+  if (v.isObject()) {
+    for (const c10::IValue& slot : v.toObjectRef().slots()) collect_tensors(slot, out, depth + 1);
+  } else if (v.isTensor()) {
     out.push_back(v.toTensor());
   } else if (v.isList()) {
-    for (const c10::IValue& e : v.toListRef()) collect_tensors(e, out);
+    for (const c10::IValue& e : v.toListRef()) collect_tensors(e, out, depth + 1);
   } else if (v.isTuple()) {
-    for (const c10::IValue& e : v.toTupleRef().elements()) collect_tensors(e, out);
+    for (const c10::IValue& e : v.toTupleRef().elements()) collect_tensors(e, out, depth + 1);
   } else if (v.isGenericDict()) {
-    for (const auto& e : v.toGenericDict()) collect_tensors(e.value(), out);
+    for (const auto& e : v.toGenericDict()) collect_tensors(e.value(), out, depth + 1);
   }
 }
 
@@ -121,6 +126,10 @@ struct ScriptTaps::Method {
 };
 
 ScriptTaps::ScriptTaps(const torch::jit::Module& module, const std::vector<std::string>& methods) : module_(module) {
+  if (const char* env = std::getenv("FATHOM_TORCHSCRIPT_TAPS"); env && std::string(env) == "0") {
+    reason_ = "switched off by FATHOM_TORCHSCRIPT_TAPS=0";
+    return;
+  }
   try {
     for (const auto& p : module_.named_parameters(/*recurse=*/true)) {
       params_.emplace(impl(p.value), p.value);
@@ -207,9 +216,24 @@ void ScriptTaps::analyse(const std::vector<std::string>& methods) {
       }
     };
 
+    // A module object used other than through prim::GetAttr (a method call
+    // Inline left, e.g. through an interface): its parameters' uses are not
+    // visible here, so none of them can be tapped.
+    auto escapes = [&](jit::Value* object_value, const c10::IValue& object) {
+      for (const auto& use : object_value->uses()) {
+        if (use.user->kind() == jit::prim::GetAttr) continue;
+        std::vector<torch::Tensor> held;
+        collect_tensors(object, held);
+        for (const auto& t : held)
+          if (params_.count(impl(t)))
+            mark_untappable(impl(t), std::string(use.user->kind().toQualString()) + " (on the module that holds it)");
+      }
+    };
+
     // Attribute values along prim::GetAttr chains from self.
     std::unordered_map<const jit::Value*, c10::IValue> values;
     values[graph.inputs().at(0)] = module_._ivalue();
+    escapes(graph.inputs().at(0), module_._ivalue());
     std::function<void(jit::Block*)> visit = [&](jit::Block* block) {
       for (jit::Node* n : block->nodes()) {
         for (jit::Block* sub : n->blocks()) visit(sub);
@@ -226,6 +250,10 @@ void ScriptTaps::analyse(const std::vector<std::string>& methods) {
         }
         c10::IValue value = owner->second.toObject()->getAttr(n->s(jit::attr::name));
         values[n->output()] = value;
+        if (value.isObject()) {
+          escapes(n->output(), value);
+          continue;
+        }
         if (value.isTensor()) {
           const void* p = impl(value.toTensor());
           if (params_.count(p)) classify(n->output(), p);

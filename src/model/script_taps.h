@@ -29,8 +29,13 @@
 // a [B*T, ...] or time-major view) cannot be split per example: its
 // parameters become untappable from then on (logged).
 //
+// A module object used other than through prim::GetAttr (a call Inline
+// could not inline) makes all the parameters it holds untappable.
+//
 // A graph the analysis or the rewrite cannot handle leaves usable() false
-// with reason(): the module then runs as before (no calls recorded).
+// with reason(): the module then runs as before (no calls recorded). So does
+// the environment variable FATHOM_TORCHSCRIPT_TAPS=0 (an escape hatch: every
+// parameter but the classifier then takes the per-example loop).
 // Thread-safety: one thread drives a model (model.h).
 #include <torch/script.h>
 #include <torch/torch.h>

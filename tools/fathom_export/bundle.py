@@ -36,7 +36,8 @@ def _lines(items):
     return "".join(item + "\n" for item in items)
 
 
-def write_bundle(out, scripted, tokenizer, labels, architecture, max_length, extra=None):
+def write_bundle(out, scripted, tokenizer, labels, architecture, max_length, extra=None, groups=None):
+    """groups: more parameter_groups ({name: [parameter names]}), e.g. "head"."""
     os.makedirs(out, exist_ok=True)
     tmp = os.path.join(out, "model.pt.tmp")
     torch.jit.save(scripted, tmp)
@@ -59,7 +60,7 @@ def write_bundle(out, scripted, tokenizer, labels, architecture, max_length, ext
         "hidden_dim": int(features),
         "num_labels": len(labels),
         "parameter_groups": {"classifier": ["classifier.weight", "classifier.bias"],
-                             "embeddings": ["embeddings.weight"]},
+                             "embeddings": ["embeddings.weight"], **(groups or {})},
         "weights": "model.pt",
     }
     if extra:

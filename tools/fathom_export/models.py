@@ -100,6 +100,13 @@ class BiLSTMEncoder(nn.Module):
 
 ARCHITECTURES = {"bert": "bert-small", "bilstm": "bilstm"}
 
+# The "head" parameter group (fathom --params head): the last encoder layer
+# before the classifier, and the classifier.
+HEAD_GROUPS = {
+    "bert": ["encoder.pooler.weight", "encoder.pooler.bias", "classifier.weight", "classifier.bias"],
+    "bilstm": ["encoder.projection.weight", "encoder.projection.bias", "classifier.weight", "classifier.bias"],
+}
+
 
 def make_model(arch, vocab_size, num_labels, embedding_dim=64, hidden=64, layers=2, heads=4,
                ff=None, max_length=64, dropout=0.1, pad_id=0):
