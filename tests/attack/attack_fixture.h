@@ -20,6 +20,7 @@
 #include "fathom/model/batching.h"
 #include "fathom/model/bundle.h"
 #include "fathom/model/train.h"
+#include "temp_dir.h"
 
 namespace fathom::attack::testing {
 
@@ -80,6 +81,7 @@ inline std::string train_model(const Corpus& c, const fs::path& out, const Model
   t.lr = spec.arch == "boe" ? 0.01 : 0.005;
   t.seed = 3;
   t.resume = false;
+  t.threads = 1;  // tiny models: one thread is fastest, and ctest runs tests side by side
   model::train_model(t, comm);
   return t.out_dir;
 }
@@ -115,5 +117,33 @@ inline double mean_loss(model::Bundle& bundle, const std::vector<data::Example>&
   const torch::Tensor lp = torch::log_softmax(logits, 1).select(1, label);
   return -lp.mean().item<double>();
 }
+
+// One process-wide 600-example synth sentiment corpus and the tiny models
+// trained on it, each trained once, on first use (tests share them).
+class SharedModels {
+ public:
+  static SharedModels& get() {
+    static SharedModels models;
+    return models;
+  }
+  model::Bundle& bundle(const ModelSpec& spec) {
+    const std::string key = spec.arch + "-" + spec.tokenizer + "-" + std::to_string(spec.epochs);
+    auto it = bundles_.find(key);
+    if (it == bundles_.end())
+      it = bundles_.emplace(key, model::load_bundle(train_model(corpus, dir_.path() / key, spec, *comm_))).first;
+    return it->second;
+  }
+  Corpus corpus;
+  std::vector<data::Example> test;
+
+ private:
+  SharedModels() {
+    corpus = make_corpus(dir_.path(), *comm_, "sentiment", 600);
+    test = read_examples(corpus.test);
+  }
+  fathom::testing::TempDir dir_{"attack_models"};
+  std::unique_ptr<comm::Communicator> comm_ = comm::make_communicator("local");
+  std::map<std::string, model::Bundle> bundles_;
+};
 
 }  // namespace fathom::attack::testing

@@ -10,7 +10,6 @@
 #include "attack/attack_fixture.h"
 #include "fathom/attack/hotflip.h"
 #include "fathom/core/error.h"
-#include "temp_dir.h"
 
 namespace {
 
@@ -20,18 +19,9 @@ namespace model = fathom::model;
 using namespace fathom::attack::testing;
 
 struct Models {
-  fathom::testing::TempDir dir{"attack_hotflip"};
-  std::unique_ptr<fathom::comm::Communicator> comm = fathom::comm::make_communicator("local");
-  Corpus corpus;
-  model::Bundle bilstm, transformer;
-  std::vector<data::Example> test;
-  Models() {
-    corpus = make_corpus(dir.path(), *comm, "sentiment", 600);
-    bilstm = model::load_bundle(train_model(corpus, dir.path() / "bilstm", {"bilstm", "word", 3}, *comm));
-    transformer =
-        model::load_bundle(train_model(corpus, dir.path() / "transformer", {"transformer", "wordpiece", 4}, *comm));
-    test = read_examples(corpus.test);
-  }
+  model::Bundle& bilstm = SharedModels::get().bundle({"bilstm", "word", 3});
+  model::Bundle& transformer = SharedModels::get().bundle({"transformer", "wordpiece", 4});
+  std::vector<data::Example>& test = SharedModels::get().test;
 };
 
 Models& models() {
@@ -141,33 +131,35 @@ TEST(HotFlip, FirstFlipIsLargestGradientNormAndBestFirstOrderScore) {
       const torch::Tensor loss = -torch::log_softmax(logits, 1)[0][y0];
       const torch::Tensor g = torch::autograd::grad({loss}, {emb})[0][0].to(torch::kDouble);
       const torch::Tensor e = emb.detach()[0].to(torch::kDouble);
-      // Position: largest gradient norm among non-special tokens.
-      std::int64_t pos = -1;
-      double best_norm = -1;
-      for (std::size_t t = 0; t < enc.ids.size(); ++t) {
-        if (enc.special[t]) continue;
-        const double n = g[std::int64_t(t)].norm().item<double>();
-        if (n > best_norm) {
-          best_norm = n;
-          pos = std::int64_t(t);
+      // Positions by gradient norm (largest first, specials never); at each, the
+      // max_candidates best (e_w − e_pos)·g_pos replacements in order; the first whose
+      // written text re-tokenises is the flip.
+      std::vector<std::pair<double, std::int64_t>> positions;
+      for (std::size_t t = 0; t < enc.ids.size(); ++t)
+        if (!enc.special[t]) positions.emplace_back(-g[std::int64_t(t)].norm().item<double>(), std::int64_t(t));
+      std::sort(positions.begin(), positions.end());
+      std::int64_t pos = -1, expected = -1;
+      for (const auto& [neg_norm, p] : positions) {
+        std::vector<std::pair<double, std::int64_t>> scored;
+        for (std::int64_t w = 0; w < tok.vocab_size(); ++w) {
+          const std::string& t = tok.id_to_token(w);
+          if (t.front() == '[' || w == enc.ids[std::size_t(p)]) continue;
+          scored.emplace_back(-((table[w] - e[p]) * g[p]).sum().item<double>(), w);
         }
-      }
-      // Replacement: largest (e_w − e_pos)·g_pos over non-special tokens whose text re-tokenises.
-      std::vector<std::pair<double, std::int64_t>> scored;
-      for (std::int64_t w = 0; w < tok.vocab_size(); ++w) {
-        const std::string& t = tok.id_to_token(w);
-        if (t.front() == '[' || w == enc.ids[std::size_t(pos)]) continue;
-        scored.emplace_back(-((table[w] - e[pos]) * g[pos]).sum().item<double>(), w);
-      }
-      std::sort(scored.begin(), scored.end());
-      std::int64_t expected = -1;
-      for (const auto& [s, w] : scored) {
-        const std::string text = splice(some[i].text, enc.begin[std::size_t(pos)], enc.end[std::size_t(pos)],
-                                        tok.id_to_token(w));
-        std::vector<std::int64_t> want = enc.ids;
-        want[std::size_t(pos)] = w;
-        if (tok.encode(text, std::nullopt, b->info.max_length).ids == want) {
-          expected = w;
+        std::sort(scored.begin(), scored.end());
+        scored.resize(std::min<std::size_t>(scored.size(), std::size_t(c.max_candidates)));
+        for (const auto& [score, w] : scored) {
+          const std::string text =
+              splice(some[i].text, enc.begin[std::size_t(p)], enc.end[std::size_t(p)], tok.id_to_token(w));
+          std::vector<std::int64_t> want = enc.ids;
+          want[std::size_t(p)] = w;
+          if (tok.encode(text, std::nullopt, b->info.max_length).ids == want) {
+            expected = w;
+            break;
+          }
+        }
+        if (expected >= 0) {
+          pos = p;
           break;
         }
       }
@@ -201,13 +193,14 @@ TEST(HotFlip, BatchEqualsOneByOneAndTargetedReachesTarget) {
 }
 
 TEST(HotFlip, RefusesBadConfig) {
-  auto& m = models();
   attack::HotFlipConfig c;
+  model::Bundle& boe = SharedModels::get().bundle({"boe", "word", 4});
+  const auto& test = SharedModels::get().test;
   c.target = "no-such-label";
-  EXPECT_THROW(attack::hotflip(m.bilstm, m.test, c), fathom::UsageError);
+  EXPECT_THROW(attack::hotflip(boe, test, c), fathom::UsageError);
   c.target.reset();
   c.max_flips = 0;
-  EXPECT_THROW(attack::hotflip(m.bilstm, m.test, c), fathom::UsageError);
+  EXPECT_THROW(attack::hotflip(boe, test, c), fathom::UsageError);
 }
 
 }  // namespace

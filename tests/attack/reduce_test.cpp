@@ -9,7 +9,6 @@
 #include "attack/attack_fixture.h"
 #include "fathom/attack/reduce.h"
 #include "fathom/core/error.h"
-#include "temp_dir.h"
 
 namespace {
 
@@ -19,17 +18,9 @@ namespace model = fathom::model;
 using namespace fathom::attack::testing;
 
 struct Fixture {
-  fathom::testing::TempDir dir{"attack_reduce"};
-  std::unique_ptr<fathom::comm::Communicator> comm = fathom::comm::make_communicator("local");
-  model::Bundle boe, bilstm;
-  std::vector<data::Example> test;
-  Fixture() {
-    const Corpus corpus = make_corpus(dir.path(), *comm, "sentiment", 600);
-    boe = model::load_bundle(train_model(corpus, dir.path() / "boe", {"boe", "word", 4}, *comm));
-    bilstm = model::load_bundle(train_model(corpus, dir.path() / "bilstm", {"bilstm", "word", 2}, *comm));
-    const auto all = read_examples(corpus.test);
-    test.assign(all.begin(), all.begin() + 16);
-  }
+  model::Bundle& boe = SharedModels::get().bundle({"boe", "word", 4});
+  model::Bundle& bilstm = SharedModels::get().bundle({"bilstm", "word", 3});
+  std::vector<data::Example> test{SharedModels::get().test.begin(), SharedModels::get().test.begin() + 16};
 };
 
 Fixture& fx() {
@@ -139,13 +130,14 @@ TEST(Reduce, BatchEqualsOneByOne) {
 }
 
 TEST(Reduce, RefusesBadConfig) {
-  auto& f = fx();
+  model::Bundle& boe = SharedModels::get().bundle({"boe", "word", 4});
+  const auto& test = SharedModels::get().test;
   attack::ReduceConfig c;
   c.beam = 0;
-  EXPECT_THROW(attack::reduce(f.boe, f.test, c), fathom::UsageError);
+  EXPECT_THROW(attack::reduce(boe, test, c), fathom::UsageError);
   c.beam = 1;
   c.min_tokens = 0;
-  EXPECT_THROW(attack::reduce(f.boe, f.test, c), fathom::UsageError);
+  EXPECT_THROW(attack::reduce(boe, test, c), fathom::UsageError);
 }
 
 }  // namespace
