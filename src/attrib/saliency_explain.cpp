@@ -143,8 +143,12 @@ std::string SaliencyTarget::name() const {
 
 std::vector<ExampleSaliency> explain_saliency(model::Bundle& bundle, const std::vector<data::Example>& examples,
                                               const SaliencySettings& settings, const SaliencyTarget& target,
-                                              std::int64_t batch, const std::string& source) {
+                                              std::int64_t batch, const std::string& source,
+                                              const std::vector<std::int64_t>& fixed_targets) {
   check_settings(settings);
+  if (!fixed_targets.empty() && fixed_targets.size() != examples.size())
+    throw UsageError("saliency: " + std::to_string(fixed_targets.size()) + " fixed targets for " +
+                     std::to_string(examples.size()) + " examples");
   if (batch < 1) throw UsageError("saliency: --batch must be >= 1, got " + std::to_string(batch));
   if (target.kind == SaliencyTarget::Kind::label && bundle.label_index(target.label) == data::kNoLabel) {
     std::string known;
@@ -179,7 +183,7 @@ std::vector<ExampleSaliency> explain_saliency(model::Bundle& bundle, const std::
     }
     std::vector<std::int64_t> targets(encs.size());
     for (std::size_t i = 0; i < encs.size(); ++i)
-      targets[i] = resolve_target(target, bundle, *encs[i].example, predictions[std::int64_t(i)].item<std::int64_t>(),
+      targets[i] = !fixed_targets.empty() ? fixed_targets[b0 + i] : resolve_target(target, bundle, *encs[i].example, predictions[std::int64_t(i)].item<std::int64_t>(),
                                   source);
     SaliencyScores s = saliency_scores(model, x, torch::tensor(targets, torch::kLong).to(model.device()),
                                        special.to(model.device()), settings);

@@ -182,15 +182,13 @@ SaliencyRunResult saliency(const SaliencyOptions& o, comm::Communicator& comm) {
         }
       }
       // The randomised models explain the same targets (the trained model's).
+      std::vector<std::int64_t> targets;
+      for (const ExampleSaliency& e : res) targets.push_back(e.target);
       for (std::size_t s = 0; s < stages.size(); ++s) {
-        std::vector<ExampleSaliency> rnd;
+        const std::vector<ExampleSaliency> rnd =
+            explain_saliency(stages[s], own, o.settings, o.target, o.batch, o.queries, targets);
         for (std::size_t i = 0; i < own.size(); ++i) {
-          SaliencyTarget t;
-          t.kind = SaliencyTarget::Kind::label;
-          t.label = bundle.info.labels[std::size_t(res[i].target)];
-          std::vector<ExampleSaliency> one =
-              explain_saliency(stages[s], {own[i]}, o.settings, t, 1, o.queries);
-          const std::optional<double> rho = spearman(plain_scores(res[i]), plain_scores(one[0]));
+          const std::optional<double> rho = stats::spearman(plain_scores(res[i]), plain_scores(rnd[i]));
           if (rho) tally.spearman_sum[s] += *rho, tally.spearman_n[s] += 1;
         }
       }
@@ -240,7 +238,8 @@ SaliencyRunResult saliency(const SaliencyOptions& o, comm::Communicator& comm) {
     meta["format_version"] = 1;
     meta["model_dir"] = o.model_dir;
     meta["queries"] = o.queries;
-    for (auto& [k, v] : method_meta(o).items()) meta[k] = v;
+    const ordered_json method = method_meta(o);
+    for (auto& [k, v] : method.items()) meta[k] = v;
     meta["batch"] = o.batch;
     meta["n"] = r.examples;
     meta["completeness_gap"] =

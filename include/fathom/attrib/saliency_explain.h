@@ -78,10 +78,13 @@ struct ExampleSaliency {
 // InputError(source, line, "label", ...) for target gold on an example
 // without a label or with a label the bundle does not know;
 // UsageError for a target label the bundle does not know, batch < 1 or bad
-// settings.
+// settings. `fixed_targets` (label indices, one per example), when not
+// empty, replaces `target` (the sanity check explains a randomised model at
+// the trained model's targets).
 std::vector<ExampleSaliency> explain_saliency(model::Bundle& bundle, const std::vector<data::Example>& examples,
                                               const SaliencySettings& settings, const SaliencyTarget& target,
-                                              std::int64_t batch, const std::string& source = "input");
+                                              std::int64_t batch, const std::string& source = "input",
+                                              const std::vector<std::int64_t>& fixed_targets = {});
 
 // The JSON line of one example (no newline), see above.
 std::string saliency_json(const ExampleSaliency& e, const model::Bundle& bundle, const SaliencySettings& settings,
