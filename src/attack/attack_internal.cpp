@@ -100,11 +100,7 @@ nlohmann::ordered_json probs_json(const model::Bundle& bundle, const std::vector
 std::vector<data::Example> read_all(const std::string& path, const data::CorpusOptions& options,
                                     comm::Communicator& comm) {
   std::vector<data::Example> out;
-  comm::collective_check(comm, "reading " + path, [&] {
-    data::CorpusReader reader(path, options);
-    data::Example e;
-    while (reader.next(e)) out.push_back(e);
-  });
+  comm::collective_check(comm, "reading " + path, [&] { out = data::read_corpus(path, options); });
   return out;
 }
 

@@ -86,13 +86,7 @@ inline std::string train_model(const Corpus& c, const fs::path& out, const Model
   return t.out_dir;
 }
 
-inline std::vector<data::Example> read_examples(const std::string& path) {
-  std::vector<data::Example> out;
-  data::CorpusReader reader(path, data::CorpusOptions{});
-  data::Example e;
-  while (reader.next(e)) out.push_back(e);
-  return out;
-}
+inline std::vector<data::Example> read_examples(const std::string& path) { return data::read_corpus(path, {}); }
 
 // The examples with `text` prefixed by `prefix` + " " (what a prepended
 // trigger is when written as text).
@@ -127,11 +121,14 @@ class SharedModels {
     return models;
   }
   model::Bundle& bundle(const ModelSpec& spec) {
-    const std::string key = spec.arch + "-" + spec.tokenizer + "-" + std::to_string(spec.epochs);
-    auto it = bundles_.find(key);
+    auto it = bundles_.find(model_dir(spec));
     if (it == bundles_.end())
-      it = bundles_.emplace(key, model::load_bundle(train_model(corpus, dir_.path() / key, spec, *comm_))).first;
+      it = bundles_.emplace(model_dir(spec), model::load_bundle(train_model(corpus, model_dir(spec), spec, *comm_))).first;
     return it->second;
+  }
+  // Where bundle(spec) is (or will be) saved.
+  std::string model_dir(const ModelSpec& spec) const {
+    return (dir_.path() / (spec.arch + "-" + spec.tokenizer + "-" + std::to_string(spec.epochs))).string();
   }
   Corpus corpus;
   std::vector<data::Example> test;
