@@ -78,7 +78,7 @@ struct InfluenceOptions {
   std::string scores_out;              // optional [Q, N] matrix file
   std::string dtype = "float64";       // model dtype for gradients and HVPs: float64 | float32
   std::int64_t query_batch = 32;       // queries solved and scored together
-  std::int64_t hessian_batch = 64;     // rows per double backward
+  std::int64_t hessian_batch = 512;    // rows per double backward (per rank)
   std::size_t memory_budget = std::size_t(256) << 20;  // per cache row block
   int threads = 0;
   double progress_period_s = 10.0;
