@@ -45,6 +45,7 @@ std::map<std::string, std::vector<std::string>> demo_outputs(const fs::path& out
           {"index", {at("features.faiss")}},
           {"knn", {at("knn.jsonl")}},
           {"representer", {at("representer.jsonl"), at("representer.jsonl.meta.json")}},
+          {"influence", {at("influence.jsonl"), at("influence.jsonl.meta.json")}},
           {"mislabels", {at("suspects.jsonl")}}};
 }
 
