@@ -292,3 +292,44 @@ TEST(Ekfac, FactorsFileRoundTrip) {
 
 }  // namespace
 }  // namespace fathom::attrib
+
+namespace fathom::attrib {
+namespace {
+
+// EK-FAC against the explicit solve (the `exact` solver, H by HVPs): for the
+// classifier alone, the true Fisher equals the Hessian of the cross-entropy
+// (∂²L/∂logits² = diag(p) − ppᵀ for every label), so only the Kronecker
+// structure and the label sampling separate EK-FAC from the exact answer.
+double cosine_vs_exact(model::Model& m, const std::string& filter, std::int64_t samples, double damping,
+                       const std::shared_ptr<TokenCorpus>& corpus) {
+  auto comm = comm::make_communicator("local");
+  TrainingHessian h(m, grads::ParamLayout::select(m, filter), testing::training_rows(corpus), *comm, 16);
+  SolverOptions o;
+  o.damping = damping;
+  o.seed = 1;
+  o.ekfac_samples = samples;
+  o.solver = "exact";
+  auto exact = make_inverse_hvp(o, h);
+  o.solver = "ekfac";
+  auto ekfac = make_inverse_hvp(o, h);
+  torch::manual_seed(8);
+  torch::Tensor V = torch::randn({8, h.dim()}, torch::kDouble);
+  torch::Tensor a = ekfac->apply(V), b = exact->apply(V);
+  return torch::nn::functional::cosine_similarity(a, b, torch::nn::functional::CosineSimilarityFuncOptions().dim(1))
+      .min()
+      .item<double>();
+}
+
+TEST(Ekfac, CloseToTheExactSolve) {
+  auto m = double_model("boe");
+  auto corpus = TokenCorpus::make(200, m->vocab_size(), m->num_labels(), 6, 12);
+  // Measured (docs/drafts/ekfac.md): classifier ≥ 0.9999 at every damping;
+  // "all" 0.993 at λ = 0.3 and 0.999 at λ = 1 (this untrained model's
+  // Hessian has eigenvalues down to -0.094, which the Fisher cannot follow).
+  EXPECT_GE(cosine_vs_exact(*m, "classifier", 1, 0.001, corpus), 0.999);
+  EXPECT_GE(cosine_vs_exact(*m, "classifier", 2, 0.01, corpus), 0.999);
+  EXPECT_GE(cosine_vs_exact(*m, "all", 1, 1.0, corpus), 0.99);
+}
+
+}  // namespace
+}  // namespace fathom::attrib
