@@ -365,9 +365,10 @@ SelfInfluenceResult self_influence(const SelfInfluenceOptions& o, comm::Communic
                        {"total_seconds", r.seconds}};
     meta["ranks"] = comm.size();
     write_file_atomic(r.meta_path, meta.dump(2) + "\n");
-    work.remove_all();
   });
+  // After a collective, so that no rank is still saving its state into it.
   r.negative = comm.all_reduce_value(r.negative);
+  if (comm.is_root()) work.remove_all();
   r.seconds = since(t0);
   return r;
 }
