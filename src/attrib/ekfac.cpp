@@ -115,14 +115,16 @@ void log_structure(const EkfacFactors& f, const grads::ParamLayout& layout) {
 }  // namespace
 
 namespace ekfac_detail {
+namespace {
 
-void reduce_and_agree(comm::Communicator& comm, const std::vector<torch::Tensor*>& tensors) {
+// The float64 tensors as one buffer for `collective`, then written back.
+template <class Collective>
+void on_one_buffer(const std::vector<torch::Tensor*>& tensors, Collective collective) {
   std::vector<torch::Tensor> flat;
   for (auto* t : tensors) flat.push_back(t->reshape({-1}));
   if (flat.empty()) return;
   torch::Tensor all = torch::cat(flat).contiguous();
-  comm.all_reduce(all.data_ptr<double>(), all.numel(), comm::DType::f64, comm::ReduceOp::sum);
-  comm.broadcast(all.data_ptr<double>(), all.numel(), comm::DType::f64, 0);
+  collective(all.data_ptr<double>(), all.numel());
   std::int64_t at = 0;
   for (auto* t : tensors) {
     *t = all.narrow(0, at, t->numel()).view(t->sizes()).clone();
@@ -130,17 +132,17 @@ void reduce_and_agree(comm::Communicator& comm, const std::vector<torch::Tensor*
   }
 }
 
+}  // namespace
+
+void reduce_and_agree(comm::Communicator& comm, const std::vector<torch::Tensor*>& tensors) {
+  on_one_buffer(tensors, [&](double* data, std::int64_t n) {
+    comm.all_reduce(data, n, comm::DType::f64, comm::ReduceOp::sum);
+    comm.broadcast(data, n, comm::DType::f64, 0);
+  });
+}
+
 void broadcast_from_root(comm::Communicator& comm, const std::vector<torch::Tensor*>& tensors) {
-  std::vector<torch::Tensor> flat;
-  for (auto* t : tensors) flat.push_back(t->reshape({-1}));
-  if (flat.empty()) return;
-  torch::Tensor all = torch::cat(flat).contiguous();
-  comm.broadcast(all.data_ptr<double>(), all.numel(), comm::DType::f64, 0);
-  std::int64_t at = 0;
-  for (auto* t : tensors) {
-    *t = all.narrow(0, at, t->numel()).view(t->sizes()).clone();
-    at += t->numel();
-  }
+  on_one_buffer(tensors, [&](double* data, std::int64_t n) { comm.broadcast(data, n, comm::DType::f64, 0); });
 }
 
 std::string structure_text(const EkfacFactors& f, const grads::ParamLayout& layout) {
