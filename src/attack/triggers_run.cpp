@@ -110,6 +110,7 @@ TriggerResult find_trigger(const TriggerOptions& o, comm::Communicator& comm) {
                 {"examples", r.search.examples},
                 {"forward_passes", r.search.forward_passes},
                 {"forward_rows", r.search.forward_rows},
+                {"search_seconds", r.search.seconds},
                 {"eval", r.eval ? eval_json(*r.eval, o.eval) : json()},
                 {"seconds", seconds},
                 {"ranks", comm.size()}};

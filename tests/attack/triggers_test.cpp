@@ -155,6 +155,35 @@ TEST(Triggers, PlantedArtifactIsFoundOrFlipsHeldOut) {
   EXPECT_NEAR(*e.flip_rate, double(flipped) / double(base), 1e-12);
 }
 
+TEST(Triggers, NliHypothesisTriggerFindsThePlantedContradictionArtifact) {
+  fathom::testing::TempDir dir("attack_triggers_nli");
+  auto comm = fathom::comm::make_communicator("local");
+  const Corpus nli = make_corpus(dir.path(), *comm, "nli", 1500);
+  model::Bundle b = model::load_bundle(train_model(nli, dir.path() / "boe", ModelSpec{}, *comm));
+  attack::TriggerConfig c;
+  c.target = "contradiction";
+  c.position = attack::TriggerPosition::pair;
+  c.length = 1;
+  c.iterations = 5;
+  const attack::TriggerSearch s = attack::search_trigger(b, read_examples(nli.train), c, *comm);
+  const std::vector<data::Example> test = read_examples(nli.test);
+  const attack::TriggerEval e = attack::evaluate_trigger(b, test, s.ids, c, *comm);
+  ASSERT_TRUE(e.flip_rate.has_value());
+  std::cout << "[ planted  ] nli artifact '" << nli.artifact << "': hypothesis trigger '" << s.text << "' -> "
+            << "contradiction on " << *e.flip_rate << " of " << e.flip_base << " held-out entailment/neutral pairs\n";
+  EXPECT_GE(*e.flip_rate, 0.9);
+  // Recomputed from the written pairs: the trigger in front of every hypothesis.
+  std::vector<data::Example> others;
+  for (const auto& ex : test)
+    if (*ex.label != "contradiction") {
+      others.push_back(ex);
+      others.back().text_pair = s.text + " " + *ex.text_pair;
+    }
+  const torch::Tensor pred = plain_logits(b, others).argmax(1);
+  const double share = pred.eq(b.label_index("contradiction")).to(torch::kDouble).mean().item<double>();
+  EXPECT_NEAR(*e.flip_rate, share, 1e-12);
+}
+
 TEST(Triggers, UntargetedLowersAccuracy) {
   auto& f = fx();
   attack::TriggerConfig c = small_config("");

@@ -163,7 +163,7 @@ struct TriggerOptions {
 //    "init": {"ids", "tokens", "text"}, "trigger": {"ids", "tokens", "text"},
 //    "iterations": [{"iteration", "loss_before", "loss", "ids", "tokens",
 //                    "evaluated", "rejected"}],
-//    "stopped", "examples", "forward_passes", "forward_rows",
+//    "stopped", "examples", "forward_passes", "forward_rows", "search_seconds",
 //    "eval": null | {"corpus", "n", "accuracy_before", "accuracy_after",
 //                    "flip_rate", "flip_base",
 //                    "per_class": [{"label", "n", "accuracy_before",
