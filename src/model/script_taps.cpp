@@ -23,21 +23,21 @@ namespace jit = torch::jit;
 // The in-graph halves of a site, compiled once. `on` false: the method's own
 // computation, unchanged. Returned placeholders (y, y / x) are ignored.
 const char* const kHelpers = R"JIT(
+def zero_tap(y: Tensor, batch: int) -> Tensor:
+    shape = y.size()
+    if len(shape) > 0 and shape[0] == 1:
+        shape[0] = batch
+    return torch.zeros(shape, dtype=y.dtype, device=y.device).requires_grad_()
+
 def tap_output(y: Tensor, batch: int, on: bool) -> Tuple[Tensor, Tensor]:
     if on:
-        shape = y.size()
-        if len(shape) > 0 and shape[0] == 1:
-            shape[0] = batch
-        tap = torch.zeros(shape, dtype=y.dtype, device=y.device).requires_grad_()
+        tap = zero_tap(y, batch)
         return y + tap, tap
     return y, y
 
 def tap_embedding(y: Tensor, ids: Tensor, padding_idx: int, batch: int, on: bool) -> Tuple[Tensor, Tensor]:
     if on:
-        shape = y.size()
-        if len(shape) > 0 and shape[0] == 1:
-            shape[0] = batch
-        tap = torch.zeros(shape, dtype=y.dtype, device=y.device).requires_grad_()
+        tap = zero_tap(y, batch)
         if padding_idx >= 0:
             return y + tap * (ids != padding_idx).unsqueeze(-1).to(tap.dtype), tap
         return y + tap, tap
@@ -50,10 +50,7 @@ def tap_layer_norm(x: Tensor, normalized_shape: List[int], weight: Tensor, bias:
         y = xhat * weight
         if bias is not None:
             y = y + bias
-        shape = y.size()
-        if len(shape) > 0 and shape[0] == 1:
-            shape[0] = batch
-        tap = torch.zeros(shape, dtype=y.dtype, device=y.device).requires_grad_()
+        tap = zero_tap(y, batch)
         return y + tap, tap, xhat
     y = torch.layer_norm(x, normalized_shape, weight, bias, eps, cudnn_enable)
     return y, y, x
