@@ -270,14 +270,14 @@ int run_pairs(const Args& a, comm::Communicator& comm) {
   model::Model& model = *in.bundle.model;
   model.to(model.device(), torch::kDouble);
   model.train(false);
-  in.layout = grads::ParamLayout::select(model, [&] {
-    std::string s;
-    for (const auto& p : in.cache.params) s += (s.empty() ? "" : ",") + p;
-    return s;
-  }());
+  std::string params;
+  for (const auto& p : in.cache.params) params += (params.empty() ? "" : ",") + p;
+  in.layout = grads::ParamLayout::select(model, params);
   attrib::TrainingHessian hessian(model, in.layout, attrib::detail::training_rows(in), comm, o.hessian_batch);
   attrib::SolverOptions so = o.solver;
-  so.fingerprint = in.cache.model_sha256 + "|bench-pairs|" + std::to_string(in.cache.rows);
+  // influence()'s fingerprint, so the factors `fathom influence` saved are reused.
+  so.fingerprint = in.cache.model_sha256 + "|" + params + "|" + in.corpus + "|" + std::to_string(in.cache.rows) +
+                   "|float64";
   const auto t_setup = Clock::now();
   std::unique_ptr<attrib::InverseHvp> solver = attrib::make_inverse_hvp(so, hessian);
   const double setup_s = seconds_since(t_setup);
