@@ -61,7 +61,7 @@ class Ekfac final : public InverseHvp {
         const std::string diff = fingerprint_difference(read_ekfac_fingerprint(path), expected);
         if (!diff.empty())
           throw InputError(path, "these EK-FAC factors were computed for another setting (" + diff +
-                                     "); remove the file or give another --ekfac-path");
+                                     "); remove the file or give another --ekfac-file");
         load = true;
       });
       std::int64_t flag = load ? 1 : 0;
