@@ -129,7 +129,7 @@ class Page {
       zmin = std::min(zmin, p.z);
       zmax = std::max(zmax, p.z);
     }
-    xmax = std::ceil(xmax + 1e-9);
+    xmax = std::max(1.0, std::ceil(xmax - 1e-9));
     zmax = zmax + 0.05 * (zmax - zmin + 1);
     auto X = [&](double n) { return ml + (W - ml - mr) * std::log10(std::max(n, 1.0)) / xmax; };
     auto Y = [&](double z) { return mt + (H - mt - mb) * (zmax - z) / (zmax - zmin); };
@@ -162,10 +162,39 @@ class Page {
          << (p.significant ? "0.9" : "0.35") << "\"><title>" << esc(p.token) << " — n " << p.n << ", z* "
          << num(p.z, "%.2f") << " for " << esc(labels_[std::size_t(p.label)]) << "</title></circle>\n";
     }
-    for (const auto& p : pts_) {
-      if (!p.labelled) continue;
-      o_ << "<text class=\"outlier\" x=\"" << num(X(double(p.n)) + 5, "%.1f") << "\" y=\"" << num(Y(p.z) - 4, "%.1f")
-         << "\" fill=\"" << color(p.label) << "\">" << esc(p.token) << "</text>\n";
+    // Outlier names: each placed at the first vertical offset where its box
+    // overlaps no name placed before (largest z* first), with a leader line
+    // when moved.
+    struct Box {
+      double x0, y0, x1, y1;
+    };
+    std::vector<Box> placed;
+    std::vector<const ScatterPoint*> named;
+    for (const auto& p : pts_)
+      if (p.labelled) named.push_back(&p);
+    std::stable_sort(named.begin(), named.end(), [](auto* a, auto* b) { return a->z > b->z; });
+    for (const ScatterPoint* p : named) {
+      const double px = X(double(p->n)), py = Y(p->z);
+      const double w = 6.2 * double(p->token.size()) + 4, h = 12;
+      double x = px + 5, y = py - 4;
+      if (x + w > W - mr) x = px - 5 - w;
+      for (int k = 0; k < 40; ++k) {
+        const double dy = (k % 2 ? 1 : -1) * 13.0 * double((k + 1) / 2);
+        const double ty = std::clamp(py - 4 + dy, mt + h, H - mb - 2);
+        const Box b{x, ty - h + 2, x + w, ty + 2};
+        bool clash = false;
+        for (const Box& q : placed) clash |= b.x0 < q.x1 && q.x0 < b.x1 && b.y0 < q.y1 && q.y0 < b.y1;
+        if (!clash) {
+          y = ty;
+          placed.push_back(b);
+          break;
+        }
+      }
+      if (std::fabs(y - (py - 4)) > 1)
+        o_ << "<line x1=\"" << num(px, "%.1f") << "\" y1=\"" << num(py, "%.1f") << "\" x2=\"" << num(x < px ? x + w : x, "%.1f")
+           << "\" y2=\"" << num(y - 4, "%.1f") << "\" stroke=\"" << color(p->label) << "\" stroke-width=\"0.5\"/>";
+      o_ << "<text class=\"outlier\" x=\"" << num(x, "%.1f") << "\" y=\"" << num(y, "%.1f") << "\" fill=\"" << color(p->label)
+         << "\">" << esc(p->token) << "</text>\n";
     }
     o_ << "</svg>\n";
   }
@@ -216,13 +245,17 @@ class Page {
     }
     o_ << "<p class=\"muted\">Significant tokens that are also trigger tokens first, then by z*; trigger tokens "
           "that are not significant last.</p>\n<table id=\"artifacts\"><tr><th>#</th><th>token</th><th>label</th>"
-          "<th>n</th><th>p̂</th><th>z*</th><th>PMI</th><th>evidence</th></tr>\n";
+          "<th>n</th><th>p̂</th><th>z*</th><th>PMI</th><th>other evidence</th></tr>\n";
     for (const auto& t : a) {
       o_ << "<tr><td class=\"n\">" << str(t["rank"]) << "</td><td><b>" << esc(str(t["token"])) << "</b></td><td style=\"color:"
          << color(label_index(str(t["label"]))) << "\">" << esc(str(t["label"])) << "</td><td class=\"n\">" << str(t["n"])
          << "</td><td class=\"n\">" << num(100 * dbl(t["p_hat"]), "%.1f") << "%</td><td class=\"n\">"
          << num(dbl(t["z"]), "%.2f") << "</td><td class=\"n\">" << num(dbl(t["pmi"]), "%.3f") << "</td><td>";
-      evidence(t["evidence"]);
+      // The statistics are in the columns; the page lists the other methods' evidence.
+      ojson other = ojson::array();
+      for (const auto& e : t["evidence"])
+        if (str(e).rfind("in trigger", 0) == 0) other.push_back(e);
+      evidence(other);
       o_ << "</td></tr>\n";
     }
     o_ << "</table>\n";
@@ -329,7 +362,7 @@ class Page {
       const bool flip = s.value("planted_flip", false);
       o_ << "<tr class=\"suspect\"><td class=\"n\">" << str(s["rank"]) << "</td><td>" << esc(str(s["id"]))
          << (flip ? " <b style=\"color:#ff7f0e\">flipped</b>" : "") << "</td><td>" << esc(str(s["label"]))
-         << "</td><td class=\"n\">" << num(dbl(s["score"]), "%.3f") << "</td><td>";
+         << "</td><td class=\"n\">" << num(dbl(s["score"]), "%.4f") << "</td><td>";
       evidence(s["evidence"]);
       o_ << "</td><td class=\"txt\">" << esc(str(s["text"]));
       if (s.contains("text_pair")) o_ << "<br><i>" << esc(str(s["text_pair"])) << "</i>";
