@@ -119,6 +119,28 @@ class WorkDir {
   std::string dir_, key_;
 };
 
+// COLLECTIVE. Rank 0's view of the finished jobs, on every rank: the ranks
+// must agree on which jobs are pending, and a rank that scanned the directory
+// after another rank had started writing would not.
+std::vector<std::vector<double>> load_known(const WorkDir& dir, const std::string& prefix, std::int64_t count,
+                                            std::int64_t width, comm::Communicator& comm) {
+  std::vector<double> flat(static_cast<std::size_t>(count * (width + 1)), 0.0);
+  comm::on_root(comm, "reading finished retrainings", [&] {
+    const auto known = dir.load(prefix, count, width);
+    for (std::int64_t m = 0; m < count; ++m)
+      if (!known[std::size_t(m)].empty()) {
+        flat[std::size_t(m * (width + 1))] = 1;
+        std::copy(known[std::size_t(m)].begin(), known[std::size_t(m)].end(), flat.begin() + m * (width + 1) + 1);
+      }
+  });
+  comm.broadcast(flat, 0);
+  std::vector<std::vector<double>> out(static_cast<std::size_t>(count));
+  for (std::int64_t m = 0; m < count; ++m)
+    if (flat[std::size_t(m * (width + 1))] == 1)
+      out[std::size_t(m)].assign(flat.begin() + m * (width + 1) + 1, flat.begin() + (m + 1) * (width + 1));
+  return out;
+}
+
 std::int64_t count_known(const std::vector<std::vector<double>>& known) {
   return std::int64_t(std::count_if(known.begin(), known.end(), [](const auto& v) { return !v.empty(); }));
 }
@@ -215,7 +237,7 @@ LdsResult lds(const LdsOptions& o, comm::Communicator& comm) {
   for (std::int64_t m = 0; m < o.subsets; ++m) subsets.push_back(draw_subset(N, o.fraction, o.seed, m));
   const std::int64_t width = 2 * Q + 3;
   std::vector<std::vector<double>> known;
-  if (o.resume) known = subset_dir.load("subset", o.subsets, width);
+  if (o.resume) known = load_known(subset_dir, "subset", o.subsets, width, comm);
   r.resumed_subsets = known.empty() ? 0 : count_known(known);
   if (r.resumed_subsets > 0) spdlog::info("lds: {} of {} subsets already retrained ({})", r.resumed_subsets, o.subsets, work);
 
@@ -262,7 +284,7 @@ LdsResult lds(const LdsOptions& o, comm::Communicator& comm) {
     loo = detail::plan_loo(in.scores, o.loo);
     const std::int64_t count = std::int64_t(loo.rows.size());
     std::vector<std::vector<double>> loo_known;
-    if (o.resume) loo_known = loo_dir.load("loo", count, width);
+    if (o.resume) loo_known = load_known(loo_dir, "loo", count, width, comm);
     auto run_loo = [&](std::int64_t j) {
       std::vector<std::int64_t> rest;
       rest.reserve(std::size_t(N - 1));

@@ -164,8 +164,8 @@ struct LdsOptions {
   std::int64_t loo = 0;                // K; 0 = no leave-one-out check
   std::optional<double> lambda;        // head: unset = training l2_last, else kDefaultLambda
   double tolerance = 1e-6;             // head fits of the subsets (‖∇‖₂)
-  double loo_tolerance = 1e-10;        // head fits for leave-one-out (and the all-rows fit then)
-  std::int64_t max_iterations = 5000;  // L-BFGS iterations per fit
+  double loo_tolerance = 1e-9;         // head fits for leave-one-out (and the all-rows fit then)
+  std::int64_t max_iterations = 1000;  // L-BFGS iterations per fit
   std::int64_t bootstrap = 1000;       // resamples of the interval
   std::int64_t batch = 64;             // forward batch for features
   int threads = 0;                     // torch threads per rank; 0 = cores / local ranks

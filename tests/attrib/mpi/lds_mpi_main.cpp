@@ -41,7 +41,7 @@ void expect_same_at_every_rank_count(attrib::LdsOptions o, const std::string& na
     ASSERT_TRUE(reference.lds.mean);
     EXPECT_EQ(*many.lds.mean, *reference.lds.mean);  // bitwise
     const auto a = comparable(o.out), b = comparable(single.out);
-    EXPECT_EQ(a, b) << name << ": np=" << n << " differs from np=1:\n" << a.dump(1) << "\n" << b.dump(1);
+    EXPECT_EQ(a, b) << name << ": np=" << n << " differs from np=1: " << nlohmann::json::diff(b, a).dump();
     same = a == b;
   }
   EXPECT_TRUE(fathom::testing::agreed(*g_comm, same)) << name << " differs between rank counts";
