@@ -160,3 +160,30 @@ TEST(AuditInputs, TriggersAreReadLeniently) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(AuditInputs, BundleTokenizerIsReadWithoutTheModel) {
+  TempDir dir("audit_bundle");
+  std::filesystem::create_directories(dir / "m");
+  write(dir, "m/fathom.json",
+        "{\"format\":\"fathom-bundle\",\"tokenizer\":{\"kind\":\"wordpiece\",\"lowercase\":true,"
+        "\"strip_accents\":null,\"split_cjk\":true,\"max_input_chars_per_word\":100}}");
+  write(dir, "m/vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nplay\n##ing\n##ed\ngood\n");
+  audit::AuditOptions o;
+  o.model = dir / "m";
+  const audit::Tokenize tok = audit::audit_tokenizer(o);
+  EXPECT_EQ(tok("Playing good zzz played"),
+            (std::vector<std::string>{"play", "##ing", "good", "[UNK]", "play", "##ed"}));
+
+  write(dir, "m/fathom.json", "{\"format\":\"fathom-bundle\"}");
+  try {
+    audit::audit_tokenizer(o);
+    ADD_FAILURE() << "expected an InputError";
+  } catch (const fathom::InputError& e) {
+    EXPECT_EQ(e.field(), "tokenizer");
+    EXPECT_NE(e.file().find("fathom.json"), std::string::npos);
+  }
+}
+
+}  // namespace
