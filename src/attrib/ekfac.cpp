@@ -108,7 +108,7 @@ void log_structure(const EkfacFactors& f, const grads::ParamLayout& layout) {
   if (f.diagonal.empty()) return;
   std::string names;
   for (int i : f.diagonal) names += (names.empty() ? "" : ", ") + layout.params()[std::size_t(i)].name;
-  spdlog::warn("ekfac: not linear-layer weights/biases, so a diagonal E[g^2] (not Kronecker-factored) is used for: {}",
+  spdlog::warn("ekfac: not linear-layer weights/biases (or a transposed matmul weight), so a diagonal E[g^2] (not Kronecker-factored) is used for: {}",
                names);
 }
 
@@ -185,7 +185,9 @@ EkfacFactors ekfac_structure(model::Model& model, const grads::ParamLayout& layo
   EkfacFactors f;
   std::map<int, int> uses;  // layout index -> distinct (weight, bias) pairs it appears in
   for (const auto& r : s.records) {
-    if (r.kind != model::TapKind::linear || block_of(f, r.weight, r.bias) >= 0) continue;
+    // A transposed weight (a bundle's matmul(x, W)) keeps the diagonal:
+    // its block's [out,in] flattening would not be the layout's.
+    if (r.kind != model::TapKind::linear || r.weight_transposed || block_of(f, r.weight, r.bias) >= 0) continue;
     EkfacBlock b;
     b.weight = r.weight;
     b.bias = r.bias;

@@ -63,6 +63,7 @@ LayerRecord make_record(const ParamLayout& layout, const model::TapCall& call, c
   r.kind = call.kind;
   r.weight = layout_index(layout, call.weight);
   r.bias = layout_index(layout, call.bias);
+  r.weight_transposed = call.weight_transposed;
   const std::int64_t B = call.output.size(0);
   r.delta = grad.defined() ? as_rows(grad) : torch::zeros_like(as_rows(call.output.detach()));
   const std::int64_t T = r.delta.size(1);

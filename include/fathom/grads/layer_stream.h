@@ -55,6 +55,9 @@ struct LayerRecord {
   model::TapKind kind = model::TapKind::linear;
   int weight = -1;
   int bias = -1;
+  // matmul(x, W) with W [in,out] in a TorchScript bundle (model/taps.h):
+  // the weight's gradient is Σ_t a_t δ_tᵀ, the transpose of the usual layout.
+  bool weight_transposed = false;
   torch::Tensor a;
   torch::Tensor delta;
   torch::Tensor valid;
