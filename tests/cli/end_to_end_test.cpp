@@ -46,6 +46,10 @@ std::map<std::string, std::vector<std::string>> demo_outputs(const fs::path& out
           {"knn", {at("knn.jsonl")}},
           {"representer", {at("representer.jsonl"), at("representer.jsonl.meta.json")}},
           {"influence", {at("influence.jsonl"), at("influence.jsonl.meta.json")}},
+          {"influence-scores", {at("influence-all.jsonl"), at("influence-scores.h5")}},
+          {"self-influence", {at("self-influence.jsonl")}},
+          {"tracin", {at("tracin.jsonl"), at("tracin-scores.h5")}},
+          {"lds", {at("lds.json")}},
           {"mislabels", {at("suspects.jsonl")}}};
 }
 
