@@ -394,7 +394,9 @@ class Builder {
   }
 
   // Flipped examples among a source's rows: recall in its top 10% and the
-  // ROC AUC of its ranking (ties count one half).
+  // ROC AUC of its ranking. Ties are broken at random in expectation: a
+  // block of equal values straddling the cut counts pro rata, and a tie
+  // between a flipped and a clean row counts one half in the AUC.
   ojson source_recovery(const RankedSource& s) const {
     std::vector<double> flips;
     for (const auto& [id, row] : s.looked_up)
@@ -402,19 +404,20 @@ class Builder {
     std::sort(flips.begin(), flips.end(), std::greater<double>());
     const double F = double(flips.size()), NF = double(s.rows) - F;
     const std::int64_t cut = std::max<std::int64_t>(1, s.rows / 10);
-    std::int64_t in_top = 0;
+    double in_top = 0;
     double auc_sum = 0;
     for (double v : flips) {
-      in_top += s.rank(v) <= cut;
-      // Non-flipped rows below v, and equal to v.
       auto all_eq = std::equal_range(s.values_desc.begin(), s.values_desc.end(), v, std::greater<double>());
+      const double lo = double(all_eq.first - s.values_desc.begin()) + 1, hi = double(all_eq.second - s.values_desc.begin());
+      in_top += double(cut) >= hi ? 1.0 : double(cut) < lo ? 0.0 : (double(cut) - lo + 1) / (hi - lo + 1);
+      // Non-flipped rows below v, and equal to v.
       auto fl_eq = std::equal_range(flips.begin(), flips.end(), v, std::greater<double>());
       const double below = double(s.values_desc.end() - all_eq.second) - double(flips.end() - fl_eq.second);
       const double equal = double(all_eq.second - all_eq.first) - double(fl_eq.second - fl_eq.first);
       auc_sum += below + 0.5 * equal;
     }
     ojson j = {{"flipped_in_source", std::int64_t(flips.size())},
-               {"recall_top_10pct", F > 0 ? double(in_top) / F : 0.0}};
+               {"recall_top_10pct", F > 0 ? in_top / F : 0.0}};
     j["roc_auc"] = F > 0 && NF > 0 ? ojson(auc_sum / (F * NF)) : ojson();
     return j;
   }
