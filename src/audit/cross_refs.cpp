@@ -160,6 +160,14 @@ TriggerFile read_triggers(const std::string& path) {
       } else if (v.is_array()) {
         for (const auto& w : v)
           if (auto s = scalar_text(w)) t.tokens.push_back(*s);
+      } else if (v.is_object()) {  // fathom triggers: "trigger": {"ids", "tokens", "text"}
+        if (auto it = v.find("tokens"); it != v.end() && it->is_array()) {
+          for (const auto& w : *it)
+            if (auto s = scalar_text(w)) t.tokens.push_back(*s);
+        } else if (auto tx = v.find("text"); tx != v.end() && tx->is_string()) {
+          std::istringstream words(tx->get<std::string>());
+          for (std::string w; words >> w;) t.tokens.push_back(w);
+        }
       }
     };
     for (const char* key : {"trigger_tokens", "tokens", "trigger"}) {
@@ -174,11 +182,14 @@ TriggerFile read_triggers(const std::string& path) {
       if (auto it = o.find(key); it != o.end() && !t.target) t.target = scalar_text(*it);
     }
     t.flip_rate = number(o, "flip_rate");
+    if (!t.flip_rate) t.flip_rate = number_in(o, "eval", "flip_rate");
     if (!t.flip_rate) t.flip_rate = number(o, "flip_rate_after");
     if (!t.flip_rate) t.flip_rate = number_in(o, "after", "flip_rate");
     t.accuracy_before = number(o, "accuracy_before");
+    if (!t.accuracy_before) t.accuracy_before = number_in(o, "eval", "accuracy_before");
     if (!t.accuracy_before) t.accuracy_before = number_in(o, "before", "accuracy");
     t.accuracy_after = number(o, "accuracy_after");
+    if (!t.accuracy_after) t.accuracy_after = number_in(o, "eval", "accuracy_after");
     if (!t.accuracy_after) t.accuracy_after = number_in(o, "after", "accuracy");
     f.triggers.push_back(std::move(t));
   }

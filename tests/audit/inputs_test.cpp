@@ -142,6 +142,18 @@ TEST(AuditInputs, TriggersAreReadLeniently) {
   EXPECT_DOUBLE_EQ(*text.triggers[0].accuracy_before, 0.9);
   EXPECT_DOUBLE_EQ(*text.triggers[0].accuracy_after, 0.2);
   EXPECT_DOUBLE_EQ(*text.triggers[0].flip_rate, 0.7);
+  // fathom triggers' own output (include/fathom/attack/triggers.h).
+  auto own = audit::read_triggers(write(dir, "own.json",
+                                        "{\"format\":\"fathom-triggers\",\"target\":\"contradiction\","
+                                        "\"init\":{\"tokens\":[\"the\",\"the\"]},"
+                                        "\"trigger\":{\"ids\":[7,9],\"tokens\":[\"nobody\",\"sleeping\"],\"text\":\"nobody sleeping\"},"
+                                        "\"eval\":{\"n\":100,\"accuracy_before\":0.8,\"accuracy_after\":0.3,\"flip_rate\":0.6}}"));
+  ASSERT_EQ(own.triggers.size(), 1u);
+  EXPECT_EQ(own.triggers[0].tokens, (std::vector<std::string>{"nobody", "sleeping"}));
+  EXPECT_EQ(*own.triggers[0].target, "contradiction");
+  EXPECT_DOUBLE_EQ(*own.triggers[0].flip_rate, 0.6);
+  EXPECT_DOUBLE_EQ(*own.triggers[0].accuracy_before, 0.8);
+  EXPECT_DOUBLE_EQ(*own.triggers[0].accuracy_after, 0.3);
   auto many = audit::read_triggers(write(dir, "c.json", "{\"triggers\":[{\"tokens\":[\"a\"]},{\"trigger\":[\"b\",\"c\"]}]}"));
   EXPECT_EQ(many.triggers.size(), 2u);
   EXPECT_FALSE(many.triggers[0].flip_rate);

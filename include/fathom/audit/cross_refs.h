@@ -11,9 +11,11 @@
 //  * Triggers (`fathom triggers` JSON): one trigger object, or {"triggers":
 //    [objects]}. A trigger object gives its tokens as "trigger_tokens" (array
 //    of strings), "tokens" (array) or "trigger" (a text, split on whitespace,
-//    or an array); optionally "target" / "target_label" (string or integer),
-//    "flip_rate" (or "after": {"flip_rate"}, or "flip_rate_after"), and
-//    "accuracy_before" / "accuracy_after" (or "before"/"after": {"accuracy"}).
+//    an array, or an object with "tokens" or "text" — fathom triggers'
+//    format); optionally "target" / "target_label" (string or integer),
+//    "flip_rate" (or "eval": {"flip_rate"}, "after": {"flip_rate"},
+//    "flip_rate_after"), and "accuracy_before" / "accuracy_after" (or in
+//    "eval", or "before"/"after": {"accuracy"}).
 //  * Planted truth: `fathom synth`'s truth.json ("artifacts": [{"token",
 //    "label"}], "flipped": [{"id"}]).
 #include <cstdint>
