@@ -50,6 +50,7 @@ std::map<std::string, std::vector<std::string>> demo_outputs(const fs::path& out
           {"self-influence", {at("self-influence.jsonl")}},
           {"tracin", {at("tracin.jsonl"), at("tracin-scores.h5")}},
           {"lds", {at("lds.json")}},
+          {"saliency", {at("saliency-ig.jsonl")}},
           {"mislabels", {at("suspects.jsonl")}}};
 }
 
