@@ -61,10 +61,6 @@ Registered register_reduce(CLI::App& app, Context& ctx);          // cmd_reduce.
 Registered register_saliency(CLI::App& app, Context& ctx);        // cmd_saliency.cpp
 Registered register_serve(CLI::App& app, Context& ctx);           // cmd_serve.cpp
 Registered register_audit(CLI::App& app, Context& ctx);           // cmd_audit.cpp
-// A name reserved for a later release: it exists, shows what it will do, and
-// fails with exit code 1 saying it is not built yet and which README
-// "Status" area will build it.
-Registered register_reserved(CLI::App& app, const char* name, const char* area, const char* what);
 
 // Parses `args` (without the program name) with a fresh app and runs the
 // selected subcommand. Throws on failure; returns the exit code otherwise

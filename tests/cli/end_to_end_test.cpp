@@ -117,26 +117,6 @@ TEST(EndToEnd, ExitCodes) {
   EXPECT_NE(missing.output.find("/nonexistent/c.jsonl"), std::string::npos) << missing.output;
 }
 
-// A reserved name fails with exit 1 and points at the README section that
-// lists it (README.md has a "## Status" heading) and at its area of work.
-TEST(EndToEnd, ReservedCommandNamesReadmeSection) {
-  std::ifstream readme(std::string(FATHOM_SOURCE_DIR) + "/README.md");
-  std::string line;
-  bool has_status_section = false;
-  while (std::getline(readme, line)) has_status_section |= line == "## Status";
-  EXPECT_TRUE(has_status_section) << "README.md has no '## Status' section";
-
-  const std::pair<const char*, const char*> cases[] = {
-      {"influence", "'influence'"}, {"hotflip", "'attacks'"}, {"audit", "'audit'"}};
-  for (const auto& [name, area] : cases) {
-    Result r = run(name);
-    EXPECT_EQ(r.code, 1) << name << "\n" << r.output;
-    EXPECT_NE(r.output.find("see README.md, section \"Status\""), std::string::npos) << r.output;
-    EXPECT_NE(r.output.find(std::string("the ") + area + " area"), std::string::npos) << r.output;
-    EXPECT_NE(r.output.find(std::string("'fathom ") + name + "'"), std::string::npos) << r.output;
-  }
-}
-
 TEST(EndToEnd, StatsReportsReaderErrorsWithLine) {
   fs::path d = temp_dir("stats");
   std::ofstream((d / "c.jsonl").string()) << "{\"id\":\"a\",\"text\":\"fine\",\"label\":\"x\"}\n{\"id\":\"b\",\"text\":\"\",\"label\":\"x\"}\n";
