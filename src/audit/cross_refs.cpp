@@ -153,21 +153,18 @@ TriggerFile read_triggers(const std::string& path) {
   for (std::size_t i = 0; i < objects.size(); ++i) {
     const json& o = *objects[i];
     Trigger t;
-    auto add_tokens = [&](const json& v) {
+    // A text (split on whitespace), an array of tokens, or fathom triggers'
+    // {"ids", "tokens", "text"} object.
+    std::function<void(const json&)> add_tokens = [&](const json& v) {
       if (v.is_string()) {
         std::istringstream words(v.get<std::string>());
         for (std::string w; words >> w;) t.tokens.push_back(w);
       } else if (v.is_array()) {
         for (const auto& w : v)
           if (auto s = scalar_text(w)) t.tokens.push_back(*s);
-      } else if (v.is_object()) {  // fathom triggers: "trigger": {"ids", "tokens", "text"}
-        if (auto it = v.find("tokens"); it != v.end() && it->is_array()) {
-          for (const auto& w : *it)
-            if (auto s = scalar_text(w)) t.tokens.push_back(*s);
-        } else if (auto tx = v.find("text"); tx != v.end() && tx->is_string()) {
-          std::istringstream words(tx->get<std::string>());
-          for (std::string w; words >> w;) t.tokens.push_back(w);
-        }
+      } else if (v.is_object()) {
+        if (auto it = v.find("tokens"); it != v.end() && it->is_array()) add_tokens(*it);
+        else if (auto tx = v.find("text"); tx != v.end() && tx->is_string()) add_tokens(*tx);
       }
     };
     for (const char* key : {"trigger_tokens", "tokens", "trigger"}) {
