@@ -52,6 +52,7 @@ InstanceFileResult run_instance_file(
   });
   Progress progress(name, total, "ex", o.progress_period_s);
   InstanceTally t;
+  std::vector<std::string> kept;
   for (;;) {
     std::vector<data::Example> block;
     comm::collective_check(comm, "reading " + o.queries,
@@ -75,6 +76,7 @@ InstanceFileResult run_instance_file(
         for (std::size_t nl; (nl = part.find('\n', at)) != std::string::npos; at = nl + 1) {
           ++t.n;
           tally(nlohmann::json::parse(part.substr(at, nl - at)), t);
+          if (std::int64_t(kept.size()) < o.keep_lines) kept.push_back(part.substr(at, nl - at));
         }
       }
     });
@@ -100,6 +102,7 @@ InstanceFileResult run_instance_file(
   if (t.correct > 0) r.success_rate_correct = double(t.correct_successes) / double(t.correct);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.instances_per_s = r.seconds > 0 ? double(t.n) / r.seconds : 0.0;
+  r.first_lines = std::move(kept);
   comm::on_root(comm, "writing " + o.out, [&] {
     out->commit();
     nlohmann::ordered_json m = {{"format", "fathom-" + name + "-meta"},

@@ -11,6 +11,7 @@ Registered register_hotflip(CLI::App& app, Context& ctx) {
   struct Options {
     attack::HotFlipFileOptions h;
     std::string target, vocab_filter = "none";
+    std::int64_t show = 0;
   };
   auto o = std::make_shared<Options>();  // outlives parsing: the callback holds it
   auto& h = o->h;
@@ -25,6 +26,7 @@ Registered register_hotflip(CLI::App& app, Context& ctx) {
                   "none | comma list of alpha (letters only), stopwords (no stop words), words (no ## pieces)")
       ->capture_default_str();
   sub->add_option("--batch", h.batch, "examples attacked together")->capture_default_str();
+  sub->add_option("--show", o->show, "print the first N examples with their flips")->capture_default_str();
   add_corpus_flags(*sub, h.query_options);
   sub->footer(
       "Each step: the token with the largest gradient norm (of the loss at the original prediction, or\n"
@@ -39,14 +41,25 @@ Registered register_hotflip(CLI::App& app, Context& ctx) {
             if (!o->target.empty()) h.config.target = o->target;
             h.config.vocab_filter = attack::parse_vocab_filter(o->vocab_filter);
             h.threads = ctx.threads;
+            h.keep_lines = o->show;
             auto& comm = ctx.comm();
             const attack::InstanceFileResult r = attack::hotflip_file(h, comm);
             if (comm.is_root()) {
               std::cout << "hotflip: " << r.successes << " of " << r.n << " examples flipped (" << r.success_rate
                         << "), " << r.mean_steps << " flips per success";
               if (r.success_rate_correct)
-                std::cout << "; " << *r.success_rate_correct << " of the " << r.correct << " correctly classified";
+                std::cout << "; success rate " << *r.success_rate_correct << " among the " << r.correct
+                          << " correctly classified";
               std::cout << "; " << r.instances_per_s << " examples/s; written to " << h.out << "\n";
+              for (const std::string& text : r.first_lines) {
+                const auto line = nlohmann::json::parse(text);
+                std::cout << "  " << line["id"].get<std::string>() << " [" << line["label_before"].get<std::string>()
+                          << " -> " << line["label_after"].get<std::string>() << "]";
+                for (const auto& f : line["flips"])
+                  std::cout << " " << f["old"].get<std::string>() << "->" << f["new"].get<std::string>();
+                std::cout << "\n    " << line["text"].get<std::string>() << "\n    "
+                          << line["adversarial_text"].get<std::string>() << "\n";
+              }
             }
             return 0;
           }};

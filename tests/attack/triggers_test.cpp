@@ -158,7 +158,7 @@ TEST(Triggers, PlantedArtifactIsFoundOrFlipsHeldOut) {
 TEST(Triggers, NliHypothesisTriggerFindsThePlantedContradictionArtifact) {
   fathom::testing::TempDir dir("attack_triggers_nli");
   auto comm = fathom::comm::make_communicator("local");
-  const Corpus nli = make_corpus(dir.path(), *comm, "nli", 1500);
+  const Corpus nli = make_corpus(dir.path(), *comm, "nli", 3000);
   model::Bundle b = model::load_bundle(train_model(nli, dir.path() / "boe", ModelSpec{}, *comm));
   attack::TriggerConfig c;
   c.target = "contradiction";

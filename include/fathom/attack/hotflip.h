@@ -83,6 +83,7 @@ struct InstanceFileOptions {
   data::CorpusOptions query_options;
   std::string out;                     // JSONL; "<out>.meta.json" beside it
   std::int64_t batch = 32;             // examples attacked together
+  std::int64_t keep_lines = 0;         // the first N output lines also come back in the result (--show)
   int threads = 0;                     // torch threads per rank; 0 = cores / local ranks
   double progress_period_s = 10.0;
 };
@@ -101,6 +102,7 @@ struct InstanceFileResult {
   std::optional<double> success_rate_correct;  // among those
   double seconds = 0;
   double instances_per_s = 0;
+  std::vector<std::string> first_lines;  // rank 0: the first keep_lines output lines (JSON text)
 };
 
 // COLLECTIVE. Every rank parses the query file; its batches of `batch`
