@@ -10,6 +10,7 @@
 
 #include "fathom/attack/hotflip.h"
 #include "fathom/attack/reduce.h"
+#include "fathom/attrib/lookup.h"
 #include "fathom/attrib/saliency_explain.h"
 #include "fathom/core/error.h"
 #include "fathom/model/bundle.h"
@@ -47,6 +48,8 @@ struct Api::Impl {
   int in_system = 0;  // admitted requests (waiting or computing)
   std::atomic<bool> draining{false};
   std::int64_t max_tokens = 0;
+  std::unique_ptr<attrib::KnnLookup> knn_lookup;              // with --index
+  std::unique_ptr<attrib::InfluenceLookup> influence_lookup;  // with --cache
 
   const model::Bundle& info() const { return slots.front()->bundle; }
 
@@ -148,13 +151,25 @@ struct Api::Impl {
     j["methods"] = attrib::saliency_method_names();
     j["rules"] = {"gauss-legendre", "riemann-left", "riemann-right", "riemann-middle", "riemann-trapezoid"};
     j["endpoints"] = {"/v1/predict", "/v1/saliency", "/v1/attack/hotflip", "/v1/attack/reduce", "/v1/model", "/healthz"};
-    j["knn"] = false;
-    j["influence"] = false;
+    if (knn_lookup) j["endpoints"].push_back("/v1/knn");
+    if (influence_lookup) j["endpoints"].push_back("/v1/influence");
+    j["knn"] = bool(knn_lookup);
+    j["influence"] = bool(influence_lookup);
+    if (knn_lookup) {
+      j["knn_rows"] = knn_lookup->rows();
+      j["knn_texts"] = knn_lookup->has_texts();
+    }
+    if (influence_lookup) {
+      j["influence_rows"] = influence_lookup->rows();
+      j["influence_solver"] = influence_lookup->solver_name();
+      j["influence_params"] = influence_lookup->param_count();
+    }
     const ServeLimits& l = options.limits;
     j["limits"] = {{"max_body_bytes", l.max_body_bytes}, {"max_text_bytes", l.max_text_bytes},
                    {"max_tokens", max_tokens},          {"max_steps", l.max_steps},
                    {"max_samples", l.max_samples},      {"max_flips", l.max_flips},
-                   {"max_beam", l.max_beam},            {"timeout_s", l.timeout_s},
+                   {"max_beam", l.max_beam},            {"max_k", l.max_k},
+                   {"max_top", l.max_top},              {"timeout_s", l.timeout_s},
                    {"workers", options.workers},        {"queue", options.queue}};
     return ok(j);
   }
@@ -247,6 +262,10 @@ struct Api::Impl {
 
   ApiResponse hotflip(const json& body);
   ApiResponse reduce(const json& body);
+  ApiResponse knn(const json& body);
+  ApiResponse influence(const json& body);
+  // 404 naming what is missing when `path` is a lookup that is not loaded; nullopt otherwise.
+  std::optional<ApiResponse> not_loaded(const std::string& path) const;
 
   static attrib::SaliencyMethod parse_method(const std::string& name, const std::string& field) {
     try {
@@ -345,6 +364,47 @@ ApiResponse Api::Impl::reduce(const json& body) {
   });
 }
 
+ApiResponse Api::Impl::knn(const json& body) {
+  Fields f(body);
+  data::Example e = example(f);
+  const std::int64_t k = f.integer("k", 1, std::min(options.limits.max_k, knn_lookup->rows())).value_or(
+      std::min<std::int64_t>(10, knn_lookup->rows()));
+  f.finish();
+  return run([&](model::Bundle& b, const std::function<void()>& checkpoint) {
+    checkpoint();
+    return ok(knn_lookup->lookup(b, e, k));
+  });
+}
+
+ApiResponse Api::Impl::influence(const json& body) {
+  Fields f(body);
+  data::Example e = example(f);
+  const std::int64_t top = f.integer("top", 1, std::min(options.limits.max_top, influence_lookup->rows()))
+                               .value_or(std::min<std::int64_t>(10, influence_lookup->rows()));
+  std::string target = "predicted";
+  if (f.has("target")) {
+    target = f.string("target", true, 1024);
+    if (target != "predicted") target = label_field(f, "target");
+  }
+  f.finish();
+  // A worker slot bounds the admitted requests; the lookup's own float64
+  // model serialises the computations.
+  return run([&](model::Bundle&, const std::function<void()>& checkpoint) {
+    checkpoint();
+    return ok(influence_lookup->lookup(e, top, target));
+  });
+}
+
+std::optional<ApiResponse> Api::Impl::not_loaded(const std::string& path) const {
+  if (path == "/v1/knn" && !knn_lookup)
+    return error_response(404, "", "/v1/knn needs a features index: start the server with --index I "
+                                   "(`fathom index --field features` of the cache) [--cache C.h5 --corpus TRAIN.jsonl]", 0);
+  if (path == "/v1/influence" && !influence_lookup)
+    return error_response(404, "", "/v1/influence needs a gradient cache: start the server with --cache C.h5 "
+                                   "(`fathom cache` of the training corpus) [--corpus TRAIN.jsonl]", 0);
+  return std::nullopt;
+}
+
 Api::Api(const ServeOptions& options) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.options = options;
@@ -361,6 +421,30 @@ Api::Api(const ServeOptions& options) : impl_(std::make_unique<Impl>()) {
     m.slots.push_back(std::move(s));
   }
   m.max_tokens = l.max_tokens > 0 ? l.max_tokens : m.info().info.max_length;
+  if (l.max_k < 1 || l.max_top < 1) throw UsageError("serve: --max-k and --max-top must be >= 1");
+  if (!options.corpus.empty() && options.index.empty() && options.cache.empty())
+    throw UsageError("serve: --corpus gives the texts of --index/--cache rows; give --index or --cache too");
+  if (options.cache.empty() && !options.solver.empty())
+    throw UsageError("serve: --solver is for /v1/influence; give --cache too");
+  if (!options.index.empty()) {
+    attrib::KnnSources k;
+    k.model_dir = options.model_dir;
+    k.index = options.index;
+    k.cache = options.cache;
+    k.corpus = options.corpus;
+    k.snippet_chars = options.snippet_chars;
+    m.knn_lookup = std::make_unique<attrib::KnnLookup>(k);
+  }
+  if (!options.cache.empty()) {
+    attrib::InfluenceLookupOptions io;
+    io.model_dir = options.model_dir;
+    io.cache = options.cache;
+    io.corpus = options.corpus;
+    io.snippet_chars = options.snippet_chars;
+    io.solver.solver = options.solver;
+    io.solver.damping = options.damping;
+    m.influence_lookup = std::make_unique<attrib::InfluenceLookup>(io);
+  }
 }
 
 Api::~Api() = default;
@@ -371,6 +455,7 @@ ApiResponse Api::handle(const std::string& http_method, const std::string& path,
   Impl& m = *impl_;
   const Route* route = find_route(path);
   if (!route) return error_response(404, "", "no such endpoint: " + path, 0);
+  if (auto missing = m.not_loaded(path)) return *missing;
   if (http_method != route->method)
     return error_response(405, "", path + " takes " + route->method + ", not " + http_method, 0);
   if (path == "/") {
@@ -401,6 +486,8 @@ ApiResponse Api::handle(const std::string& http_method, const std::string& path,
     if (path == "/v1/saliency") return m.saliency(parsed);
     if (path == "/v1/attack/hotflip") return m.hotflip(parsed);
     if (path == "/v1/attack/reduce") return m.reduce(parsed);
+    if (path == "/v1/knn") return m.knn(parsed);
+    if (path == "/v1/influence") return m.influence(parsed);
   } catch (const ApiError& e) {
     return error_response(e.status, e.field, e.what(), 0);
   }

@@ -90,6 +90,8 @@ const std::vector<Route>& routes() {
       {"/v1/saliency", "POST"},
       {"/v1/attack/hotflip", "POST"},
       {"/v1/attack/reduce", "POST"},
+      {"/v1/knn", "POST"},
+      {"/v1/influence", "POST"},
   };
   return r;
 }

@@ -11,6 +11,11 @@
 //                             "rule"?, "samples"?, "noise"?, "seed"?}
 //   POST /v1/attack/hotflip  {"text", "text_pair"?, "target"?, "max_flips"?}
 //   POST /v1/attack/reduce   {"text", "text_pair"?, "beam"?, "min_tokens"?}
+//   POST /v1/knn             {"text", "text_pair"?, "k"?}          (with --index; else 404)
+//   POST /v1/influence       {"text", "text_pair"?, "top"?, "target"?}  (with --cache; else 404)
+// The last two answer as attrib/lookup.h (the numbers `fathom knn` and
+// `fathom influence` write for the same text); without the index or cache
+// they answer 404 {"error": {..., "message": what is missing}}.
 // Errors: {"error": {"status", "field" (null when none), "message"}} with
 //   400 malformed JSON (field "body"), 404 unknown path, 405 wrong HTTP
 //   method, 413 body over max_body_bytes, 422 a field that is missing, of the
@@ -35,6 +40,8 @@ struct ServeLimits {
   std::int64_t max_samples = 50;            // smoothgrad
   std::int64_t max_flips = 20;              // hotflip
   std::int64_t max_beam = 5;                // reduce
+  std::int64_t max_k = 100;                 // knn neighbours
+  std::int64_t max_top = 100;               // influence proponents/opponents
   double timeout_s = 30.0;                  // waiting for a worker + computing
 };
 
@@ -46,6 +53,14 @@ struct ServeOptions {
   int queue = 16;
   int threads = 0;
   ServeLimits limits;
+  // Optional lookups (attrib/lookup.h), built once at start-up:
+  std::string index;                        // features index -> /v1/knn
+  std::string cache;                        // gradient cache -> /v1/influence (and the index's cache)
+  std::string corpus;                       // training corpus: texts ("" = knn without texts; influence
+                                            // reads the path the cache records)
+  std::string solver;                       // influence solver: "" = auto (exact | arnoldi), exact, arnoldi, ekfac
+  double damping = 0.01;
+  std::int64_t snippet_chars = 200;
 };
 
 struct ApiResponse {
@@ -59,8 +74,10 @@ struct ApiResponse {
 // methods are thread-safe.
 class Api {
  public:
-  // Loads `workers` copies of the bundle. InputError/UsageError as load_bundle
-  // and for workers/queue < 1 or bad limits.
+  // Loads `workers` copies of the bundle, and the lookups when index/cache are
+  // given. InputError/UsageError as load_bundle and attrib/lookup.h (a cache
+  // of another model, an index of another cache, a corpus that is not the
+  // cache's), for workers/queue < 1, bad limits, corpus without index/cache.
   explicit Api(const ServeOptions& options);
   ~Api();
   Api(const Api&) = delete;
