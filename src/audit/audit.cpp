@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "fathom/comm/collective_check.h"
 #include "fathom/core/atomic_file.h"
@@ -251,10 +252,13 @@ AuditSummary run_audit(const AuditOptions& o, comm::Communicator& comm) {
   comm::collective_check(comm, "audit: counting " + o.corpus, [&] {
     records = data::count_records(o.corpus, o.corpus_options);
     const data::Range rows = data::shard_range(records, comm.rank(), comm.size());
-    Progress progress("audit " + o.corpus, o.progress ? records : 0, "ex");
+    std::optional<Progress> progress;
+    if (o.progress) progress.emplace("audit " + o.corpus, records, "ex");
     const std::int64_t ranks = comm.size();
-    mine = count_shard(o, rows, tokenize, wanted, kept, [&](std::int64_t n) { progress.advance(n * ranks); }, skipped);
-    progress.finish();
+    mine = count_shard(o, rows, tokenize, wanted, kept, [&](std::int64_t n) {
+      if (progress) progress->advance(n * ranks);  // rank 0's share times the ranks: the group-wide estimate
+    }, skipped);
+    if (progress) progress->finish();
   });
   const double t_count = now_s();
   const std::int64_t shard_examples = mine.examples();

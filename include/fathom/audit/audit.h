@@ -48,7 +48,7 @@ struct AuditOptions {
   std::int64_t suspects = 50;          // likely mislabels listed
   std::int64_t snippet = 300;          // characters of text kept per suspect (0 = all)
   std::string out;                     // output directory (created)
-  bool progress = true;                // rank 0 prints rate and ETA
+  bool progress = true;                // rank 0 prints rate and ETA (every 10 s off a terminal)
 };
 
 struct AuditSummary {
@@ -85,7 +85,8 @@ void check_audit_options(const AuditOptions& options);
 
 // Counts the records `rows` of the corpus (one shard) with `tokenize`.
 // Texts of the records whose ids are in `wanted` are kept in `kept` (id ->
-// {label, text, text_pair, line}). `on_records(n)` is called with the number
+// {label, text, text_pair, line}); with `wanted` empty the records are read
+// without ids (no duplicate-id table: memory independent of the rows). `on_records(n)` is called with the number
 // of records looked at since the last call (progress). `skipped` receives the
 // number of records skipped with --on-error skip.
 struct KeptExample {
