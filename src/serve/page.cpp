@@ -28,6 +28,9 @@ button{font:inherit;padding:.35em .9em;cursor:pointer}
 mark.changed{background:#ffd54f;padding:0 .15em}
 del.removed{color:#999}
 #legend svg{vertical-align:middle}
+.lookup ol{margin:.3em 0;padding-left:1.6em} .lookup li{margin:.25em 0}
+.lookup .lab{font-weight:600;margin-right:.4em} .lookup .num{font-family:monospace;color:#555;margin-right:.4em}
+.lookup .txt{color:#333} .cols{display:flex;gap:1.5em;flex-wrap:wrap} .cols>div{flex:1;min-width:20em}
 </style></head><body>
 <h1>fathom</h1><div id="model">loading the model...</div>
 <label for="text">Text</label><textarea id="text" rows="3">the movie was great</textarea>
@@ -35,12 +38,14 @@ del.removed{color:#999}
 <div class="row" id="methods"></div>
 <div class="row"><label>IG steps <input id="steps" type="number" value="50" min="1" style="width:5em"></label>
 <label>SmoothGrad samples <input id="samples" type="number" value="10" min="1" style="width:5em"></label>
-<button id="explain">Explain</button><button id="hotflip">HotFlip</button><button id="reduce">Input reduction</button></div>
+<button id="explain">Explain</button><button id="hotflip">HotFlip</button><button id="reduce">Input reduction</button>
+<button id="knn" hidden>Nearest neighbours</button><button id="influence" hidden>Influence</button></div>
 <div id="error" class="error"></div>
 <div id="prediction-box" hidden><h2>Prediction: <span id="prediction"></span></h2><div id="probs"></div></div>
 <div id="legend" hidden></div>
 <div id="heatmaps"></div>
 <div id="attack"></div>
+<div id="lookup" class="lookup"></div>
 <script>
 "use strict";
 const METHOD_TITLES={"vanilla":"Vanilla gradient (L2 norm)","grad-input":"Gradient \u00d7 input","ig":"Integrated gradients","smoothgrad":"SmoothGrad","loo":"Leave-one-out"};
@@ -110,13 +115,37 @@ async function reduce(){
     const path=el("div",{class:"meta"},"confidence: "+[j.confidence_before].concat(j.removed.map(r=>r.confidence)).map(x=>x.toFixed(3)).join(" \u2192 "));box.appendChild(path);
   }catch(e){$("error").textContent=e.message;}
 }
+// Training rows (neighbours, proponents, opponents) as an ordered list: label, number, text.
+function rowList(id,rows,num){const ol=el("ol",{id:id});
+  for(const r of rows){const li=el("li",{"data-id":r.id});li.appendChild(el("span",{class:"lab"},r.label===null?"(no label)":r.label));
+    li.appendChild(el("span",{class:"num",title:r.id},num(r)));li.appendChild(el("span",{class:"txt"},r.text!==undefined?r.text:r.id));ol.appendChild(li);}
+  return ol;}
+async function knn(){
+  $("error").textContent="";const box=$("lookup");box.textContent="";
+  try{const b=input();b.k=10;const j=await api("/v1/knn",b);
+    box.appendChild(el("h2",{},"Nearest training examples (prediction "+j.prediction+", conformity "+(j.conformity===null?"n/a":j.conformity.toFixed(2))+")"));
+    box.appendChild(rowList("neighbors",j.neighbors,r=>"distance "+r.distance.toPrecision(4)));
+  }catch(e){$("error").textContent=e.message;}
+}
+async function influence(){
+  $("error").textContent="";const box=$("lookup");box.textContent="";
+  try{const b=input();b.top=10;const j=await api("/v1/influence",b);
+    box.appendChild(el("h2",{},"Influence on the loss at "+j.target+" (prediction "+j.prediction+", loss "+j.loss.toFixed(4)+")"));
+    const cols=el("div",{class:"cols"});const p=el("div",{});const o=el("div",{});
+    p.appendChild(el("h3",{},"Top proponents (support the prediction)"));p.appendChild(rowList("proponents",j.proponents,r=>(r.score>=0?"+":"")+r.score.toExponential(3)));
+    o.appendChild(el("h3",{},"Top opponents (oppose it)"));o.appendChild(rowList("opponents",j.opponents,r=>r.score.toExponential(3)));
+    cols.appendChild(p);cols.appendChild(o);box.appendChild(cols);
+  }catch(e){$("error").textContent=e.message;}
+}
 async function init(){
   try{const m=await api("/v1/model");
     $("model").textContent=m.architecture+" ("+m.kind+", "+m.tokenizer+" tokenizer), labels: "+m.labels.join(", ");
+    $("knn").hidden=!m.knn;$("influence").hidden=!m.influence;
     for(const name of m.methods){const l=el("label",{});const c=el("input",{type:"checkbox",value:name});c.checked=name!=="smoothgrad";l.appendChild(c);l.appendChild(document.createTextNode(" "+(METHOD_TITLES[name]||name)));$("methods").appendChild(l);}
   }catch(e){$("error").textContent=e.message;}
 }
 $("explain").addEventListener("click",explain);$("hotflip").addEventListener("click",hotflip);$("reduce").addEventListener("click",reduce);
+$("knn").addEventListener("click",knn);$("influence").addEventListener("click",influence);
 init();
 </script></body></html>
 )PAGE";
