@@ -6,6 +6,7 @@
 // truncated to the bundle's max_length), with y0 = the model's prediction:
 //   untargeted: F = CE(logits, y0), raised;   success: prediction ≠ y0
 //   targeted:   F = CE(logits, y*), lowered;  success: prediction = y*
+//               (an example already predicted y* is a success with no flip)
 // Each step takes g = ∂F/∂e (attrib::embedding_gradients) and
 //  1. the position with the largest ‖g_t‖₂ among those not flipped yet (never
 //     [CLS]/[SEP]/padding);
@@ -23,6 +24,11 @@
 // Batches: the examples of a batch advance in lock step (one forward and
 // backward per step for all of them); results equal per-example runs up to
 // float summation order inside the model (padding is masked).
+// The per-example/per-batch calls use the bundle as given (load_bundle returns
+// it in eval mode; keep it there), on the calling thread with torch's current
+// intra-op thread count; one thread drives a model at a time (model.h), so a
+// server runs one attack per bundle at once. Embedding gradients come from
+// attrib::embedding_gradients (Objective::loss).
 #include <cstdint>
 #include <optional>
 #include <string>
