@@ -1,5 +1,6 @@
 // `fathom influence`: influence of training examples on test predictions
 // (influence.h).
+#include "fathom/core/strings.h"
 #include "fathom/attrib/influence.h"
 
 #include <nlohmann/json.hpp>
@@ -30,11 +31,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using detail::TopLists;
 
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
-  return s;
-}
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -114,8 +110,7 @@ InfluenceResult influence(const InfluenceOptions& o, comm::Communicator& comm) {
   in.layout = grads::ParamLayout::select(model, join(in.cache.params, ","));  // tensors after the dtype change
   TrainingHessian hessian(model, in.layout, detail::training_rows(in), comm, o.hessian_batch);
   SolverOptions so = o.solver;
-  so.fingerprint = in.cache.model_sha256 + "|" + join(in.cache.params, ",") + "|" + in.corpus + "|" +
-                   std::to_string(N) + "|" + o.dtype;
+  so.fingerprint = detail::solver_fingerprint(in, o.dtype);
   const auto t_setup = Clock::now();
   std::unique_ptr<InverseHvp> solver = make_inverse_hvp(so, hessian);
   double solve_seconds = since(t_setup), score_seconds = 0;

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "fathom/core/strings.h"
 #include "fathom/comm/collective_check.h"
 #include "fathom/comm/communicator.h"
 #include "fathom/core/error.h"
@@ -17,11 +18,6 @@ namespace {
 namespace ds = store::cache_names::dataset;
 namespace attr = store::cache_names::attr;
 
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
-  return s;
-}
 
 std::vector<data::Example> read_all(const std::string& path, const data::CorpusOptions& options) {
   data::CorpusReader reader(path, options);
@@ -131,6 +127,11 @@ InfluenceInputs load_influence_inputs(const InfluenceOptions& o, const std::stri
     });
   }
   return in;
+}
+
+std::string solver_fingerprint(const InfluenceInputs& in, const std::string& dtype) {
+  return in.cache.model_sha256 + "|" + join(in.cache.params, ",") + "|" + in.corpus + "|" +
+         std::to_string(in.cache.rows) + "|" + dtype;
 }
 
 TrainingRows training_rows(const InfluenceInputs& in) {

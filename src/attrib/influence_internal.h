@@ -41,6 +41,10 @@ void check_influence_options(const InfluenceOptions& o);
 InfluenceInputs load_influence_inputs(const InfluenceOptions& o, const std::string& what, comm::Communicator& comm);
 // The training rows as batches for the Hessian (gold labels).
 TrainingRows training_rows(const InfluenceInputs& in);
+// What saved Arnoldi eigenpairs / EK-FAC factors must match to be reused
+// (SolverOptions::fingerprint): model, parameter list, training corpus, rows
+// and dtype — the same for `influence` and `self-influence`, so they share files.
+std::string solver_fingerprint(const InfluenceInputs& in, const std::string& dtype);
 
 // Top lists of one block of queries: proponents by descending score,
 // opponents by ascending score (stored negated so both merge as "larger

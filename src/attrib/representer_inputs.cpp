@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "fathom/core/strings.h"
 #include "fathom/comm/collective_check.h"
 #include "fathom/comm/communicator.h"
 #include "fathom/core/error.h"
@@ -22,11 +23,6 @@ namespace {
 
 namespace ds = store::cache_names::dataset;
 
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
-  return s;
-}
 
 // The l2_last of the newest complete checkpoint's training config, or 0
 // when the bundle has no checkpoints (a bundle copied without them, or a

@@ -1,5 +1,6 @@
 // `fathom self-influence`: every training example's self-influence by an
 // inverse-HVP solver, or TracIn over checkpoints (self_influence.h).
+#include "fathom/core/strings.h"
 #include "fathom/attrib/self_influence.h"
 
 #include <nlohmann/json.hpp>
@@ -29,11 +30,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
-  return s;
-}
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -235,8 +231,7 @@ SelfInfluenceResult self_influence(const SelfInfluenceOptions& o, comm::Communic
     TrainingHessian hessian(model, in.layout, detail::training_rows(in), comm, o.hessian_batch);
     SolverOptions so = o.solver;
     // The same fingerprint as `fathom influence`, so saved eigenpairs/factors are shared.
-    so.fingerprint = in.cache.model_sha256 + "|" + join(in.cache.params, ",") + "|" + in.corpus + "|" +
-                     std::to_string(N) + "|" + o.dtype;
+    so.fingerprint = detail::solver_fingerprint(in, o.dtype);
     std::unique_ptr<InverseHvp> solver = make_inverse_hvp(so, hessian);
     r.method = "influence:" + solver->name();
     r.setup_seconds = since(t_setup);

@@ -1,5 +1,8 @@
 // `fathom audit`: options -> audit::run_audit -> a one-paragraph summary.
 // Every rank counts its shard of the corpus; rank 0 merges and writes the report.
+#include <nlohmann/json.hpp>
+
+#include <fstream>
 #include <iostream>
 
 #include "command.h"
@@ -7,6 +10,31 @@
 #include "fathom/audit/audit.h"
 
 namespace fathom::cli {
+
+namespace {
+
+// With --truth: what the audit and its sources found of the planted truth
+// (report.json "planted"), so a job's log says it without opening the report.
+void print_planted(std::ostream& os, const std::string& report_json) {
+  std::ifstream in(report_json);
+  const nlohmann::json report = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (report.is_discarded() || !report.contains("planted")) return;
+  const nlohmann::json& planted = report["planted"];
+  for (const auto& a : planted.value("artifacts", nlohmann::json::array()))
+    os << "  planted artifact '" << a.value("token", "?") << "' (" << a.value("label", "?") << "): "
+       << (a.value("found", false) ? "found, rank " + a["rank_for_label"].dump() + " for its label" : "not found")
+       << "\n";
+  if (!planted.contains("flipped")) return;
+  const nlohmann::json& f = planted["flipped"];
+  os << "  planted flips: " << f.value("planted", 0) << "; in the " << f.value("listed", 0)
+     << " likely mislabels: " << f.value("flipped_among_listed", 0) << "\n";
+  for (const char* source : {"self_influence", "knn"})
+    if (f.contains(source))
+      os << "    " << source << ": " << f[source].value("recall_top_10pct", 0.0) * 100
+         << "% of the flips in its top 10%, ROC AUC " << f[source].value("roc_auc", 0.0) << "\n";
+}
+
+}  // namespace
 
 Registered register_audit(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<audit::AuditOptions>();
@@ -57,6 +85,7 @@ Registered register_audit(CLI::App& app, Context& ctx) {
             for (std::size_t y = 0; y < s.labels.size(); ++y)
               std::cout << "  top token for '" << s.labels[y] << "': " << s.top_token[y] << "\n";
             if (s.mislabels) std::cout << "  " << s.mislabels << " likely mislabels listed\n";
+            if (!o->truth.empty()) print_planted(std::cout, s.report_json);
             std::cout << "report: " << s.report_html << " (" << s.seconds << " s, peak memory "
                       << s.peak_rss_bytes / (1 << 20) << " MiB per rank)\n";
             return 0;

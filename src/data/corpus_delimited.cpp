@@ -3,17 +3,13 @@
 #include <string>
 
 #include "corpus_internal.h"
+#include "fathom/core/strings.h"
 #include "fathom/core/error.h"
 #include "fathom/data/utf8.h"
 
 namespace fathom::data::corpus_detail {
 namespace {
 
-std::string join(const std::vector<std::string>& names) {
-  std::string s;
-  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
-  return s;
-}
 
 }  // namespace
 

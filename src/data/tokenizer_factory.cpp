@@ -1,3 +1,4 @@
+#include "fathom/core/strings.h"
 #include "fathom/data/tokenizer_factory.h"
 
 #include <nlohmann/json.hpp>
@@ -12,11 +13,6 @@ using nlohmann::json;
 
 const char* const kKeys = "kind, lowercase, strip_accents, split_cjk, max_input_chars_per_word";
 
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const std::string& s : v) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
 
 void check_kind(std::string_view kind) {
   for (const std::string& k : tokenizer_kinds()) {

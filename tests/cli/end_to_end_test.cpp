@@ -51,7 +51,11 @@ std::map<std::string, std::vector<std::string>> demo_outputs(const fs::path& out
           {"tracin", {at("tracin.jsonl"), at("tracin-scores.h5")}},
           {"lds", {at("lds.json")}},
           {"saliency", {at("saliency-ig.jsonl")}},
-          {"mislabels", {at("suspects.jsonl")}}};
+          {"triggers", {at("triggers.json")}},
+          {"hotflip", {at("hotflip.jsonl"), at("hotflip.jsonl.meta.json")}},
+          {"reduce", {at("reduce.jsonl"), at("reduce.jsonl.meta.json")}},
+          {"mislabels", {at("suspects.jsonl")}},
+          {"audit", {at("audit/report.json"), at("audit/report.html"), at("audit/tokens.tsv")}}};
 }
 
 // Every step of `record` has `status` and lists exactly the demo's outputs,

@@ -14,7 +14,7 @@ run = json.load(open(sys.argv[1]))
 assert run["ranks"] == 3 and run["backend"] == "mpi", (run["ranks"], run["backend"])
 names = [s["name"] for s in run["steps"]]
 assert names == ["synth", "stats", "train", "predict", "cache", "index", "knn", "representer", "influence",
-                 "influence-scores", "self-influence", "tracin", "lds", "saliency", "mislabels"], names
+                 "influence-scores", "self-influence", "tracin", "lds", "saliency", "triggers", "hotflip", "reduce", "mislabels", "audit"], names
 for s in run["steps"]:
     assert s["status"] == "done", s
     assert s["outputs"], s
