@@ -1,5 +1,6 @@
 // `fathom serve`: options -> serve::serve (server.h).
 #include "command.h"
+#include "fathom/core/log.h"
 #include "fathom/serve/server.h"
 
 namespace fathom::cli {
@@ -45,6 +46,8 @@ Registered register_serve(CLI::App& app, Context& ctx) {
       "Bad requests get 4xx with {\"error\": {\"status\", \"field\", \"message\"}}; a full queue gets 503\n"
       "with Retry-After. SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.");
   return {sub, [o, &ctx] {
+            // One process, no communicator: the log level still applies (rank 0 of 1).
+            log::init(0, 1, ctx.log_level);
             o->threads = ctx.threads;
             return serve::serve(*o);
           }};
