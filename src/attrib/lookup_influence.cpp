@@ -9,21 +9,13 @@
 #include "fathom/comm/communicator.h"
 #include "fathom/core/error.h"
 #include "fathom/core/log.h"
+#include "fathom/core/strings.h"
 #include "fathom/grads/per_example.h"
 #include "fathom/model/batching.h"
 #include "influence_internal.h"
 #include "training_texts.h"
 
 namespace fathom::attrib {
-namespace {
-
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
-  return s;
-}
-
-}  // namespace
 
 // Members in dependency order: each refers to the ones above it.
 struct InfluenceLookup::Impl {
@@ -59,11 +51,10 @@ InfluenceLookup::InfluenceLookup(const InfluenceLookupOptions& options) : impl_(
   model::Model& model = *m.in.bundle.model;
   model.to(model.device(), torch::kDouble);
   model.train(false);
-  m.in.layout = grads::ParamLayout::select(model, join(m.in.cache.params, ","));
+  m.in.layout = grads::ParamLayout::select(model, fathom::join(m.in.cache.params, ","));
   SolverOptions so = options.solver;
   if (so.solver.empty()) so.solver = m.in.layout.dim() <= so.max_exact_dim ? "exact" : "arnoldi";
-  so.fingerprint = m.in.cache.model_sha256 + "|" + join(m.in.cache.params, ",") + "|" + m.in.corpus + "|" +
-                   std::to_string(m.in.cache.rows) + "|float64";
+  so.fingerprint = detail::solver_fingerprint(m.in, "float64");
   m.hessian.emplace(model, m.in.layout, detail::training_rows(m.in), *m.comm, options.hessian_batch);
   m.solver = make_inverse_hvp(so, *m.hessian);
   if (!m.solver->apply_is_local())
@@ -90,7 +81,7 @@ nlohmann::ordered_json InfluenceLookup::lookup(const data::Example& example, std
   if (target != "predicted") {
     fixed_label = b.label_index(target);
     if (fixed_label == data::kNoLabel)
-      throw UsageError("target: '" + target + "' is not a label of the model [" + join(b.info.labels, ", ") +
+      throw UsageError("target: '" + target + "' is not a label of the model [" + fathom::join(b.info.labels, ", ") +
                        "] (or predicted)");
   }
   data::Example e = example;

@@ -20,6 +20,8 @@
 namespace {
 
 using fathom::serve_testing::http;
+using fathom::serve_testing::body_of;
+using fathom::serve_testing::expect_error;
 using fathom::serve_testing::HttpResponse;
 using fathom::serve_testing::ServerProcess;
 using nlohmann::json;
@@ -94,17 +96,6 @@ Data& data() {
     return s;
   }();
   return x;
-}
-
-json body_of(const HttpResponse& r) { return json::parse(r.body); }
-
-void expect_error(const HttpResponse& r, int status, const std::string& field, const std::string& what) {
-  EXPECT_EQ(r.status, status) << what << ": " << r.body;
-  if (r.status < 400) return;
-  json j = json::parse(r.body, nullptr, false);
-  ASSERT_TRUE(j.is_object() && j.contains("error")) << what << ": " << r.body;
-  EXPECT_EQ(j["error"]["status"], status) << what;
-  if (!field.empty()) EXPECT_EQ(j["error"]["field"], field) << what << ": " << r.body;
 }
 
 void expect_close(double a, double b, const std::string& what) {

@@ -2,6 +2,8 @@
 // The server tests' tools: a `fathom serve` child process on a free port and
 // a raw HTTP/1.1 client over POSIX sockets (so a test can send any bytes:
 // truncated JSON, invalid UTF-8, oversized bodies, wrong methods).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -165,5 +167,17 @@ class ServerProcess {
   int port_ = 0;
   bool exited_ = false;
 };
+
+inline nlohmann::json body_of(const HttpResponse& r) { return nlohmann::json::parse(r.body); }
+
+// A 4xx JSON error {"error": {"status", "field", "message"}} that names `field` ("" = any).
+inline void expect_error(const HttpResponse& r, int status, const std::string& field, const std::string& what) {
+  EXPECT_EQ(r.status, status) << what << ": " << r.body;
+  if (r.status < 400) return;
+  nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+  ASSERT_TRUE(j.is_object() && j.contains("error")) << what << ": " << r.body;
+  EXPECT_EQ(j["error"]["status"], status) << what;
+  if (!field.empty()) EXPECT_EQ(j["error"]["field"], field) << what << ": " << r.body;
+}
 
 }  // namespace fathom::serve_testing

@@ -19,6 +19,8 @@
 namespace {
 
 using fathom::serve_testing::http;
+using fathom::serve_testing::body_of;
+using fathom::serve_testing::expect_error;
 using fathom::serve_testing::HttpResponse;
 using fathom::serve_testing::ServerProcess;
 using nlohmann::json;
@@ -43,18 +45,6 @@ std::unique_ptr<ServerProcess> start(const std::vector<std::string>& extra = {})
   std::vector<std::string> args = {"--model", shared().data.boe};
   args.insert(args.end(), extra.begin(), extra.end());
   return std::make_unique<ServerProcess>(FATHOM_BINARY, args);
-}
-
-json body_of(const HttpResponse& r) { return json::parse(r.body); }
-
-// A 4xx JSON error that names `field` ("" = any).
-void expect_error(const HttpResponse& r, int status, const std::string& field, const std::string& what) {
-  EXPECT_EQ(r.status, status) << what << ": " << r.body;
-  if (r.status < 400) return;
-  json j = json::parse(r.body, nullptr, false);
-  ASSERT_TRUE(j.is_object() && j.contains("error")) << what << ": " << r.body;
-  EXPECT_EQ(j["error"]["status"], status) << what;
-  if (!field.empty()) EXPECT_EQ(j["error"]["field"], field) << what << ": " << r.body;
 }
 
 class ServeTest : public ::testing::Test {
