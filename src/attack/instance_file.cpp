@@ -17,13 +17,6 @@ namespace {
 // Batches per block: every rank parses one block of the query file at a time.
 constexpr std::int64_t kBatchesPerBlock = 16;
 
-std::vector<data::Example> read_block(data::CorpusReader& reader, std::int64_t max) {
-  std::vector<data::Example> block;
-  data::Example e;
-  while (std::int64_t(block.size()) < max && reader.next(e)) block.push_back(e);
-  return block;
-}
-
 }  // namespace
 
 InstanceFileResult run_instance_file(
@@ -56,7 +49,7 @@ InstanceFileResult run_instance_file(
   for (;;) {
     std::vector<data::Example> block;
     comm::collective_check(comm, "reading " + o.queries,
-                           [&] { block = read_block(*reader, o.batch * kBatchesPerBlock); });
+                           [&] { block = data::read_up_to(*reader, o.batch * kBatchesPerBlock); });
     if (block.empty()) break;
     const auto n = std::int64_t(block.size());
     const std::vector<std::string> parts = gather_units_on_root(

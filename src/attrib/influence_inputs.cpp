@@ -19,16 +19,6 @@ namespace ds = store::cache_names::dataset;
 namespace attr = store::cache_names::attr;
 
 
-std::vector<data::Example> read_all(const std::string& path, const data::CorpusOptions& options) {
-  data::CorpusReader reader(path, options);
-  std::vector<data::Example> out;
-  data::Example e;
-  while (reader.next(e)) out.push_back(e);
-  if (reader.skipped() > 0)
-    spdlog::warn("{} bad records of {} were skipped", reader.skipped(), path);
-  return out;
-}
-
 void check_cache(const InfluenceOptions& o, InfluenceInputs& in, const store::CacheReader& reader) {
   in.cache = grads::read_cache_info(reader);
   if (!in.cache.complete)
@@ -63,7 +53,7 @@ void check_training(const InfluenceOptions& o, InfluenceInputs& in, const store:
   if (!std::filesystem::exists(in.corpus))
     throw InputError(in.corpus, "the training corpus does not exist" +
                                     std::string(o.corpus.empty() ? " (the path the cache records; give --corpus)" : ""));
-  in.training = read_all(in.corpus, o.corpus_options);
+  in.training = data::read_corpus(in.corpus, o.corpus_options);
   if (std::int64_t(in.training.size()) != in.cache.rows)
     throw InputError(in.corpus, "has " + std::to_string(in.training.size()) + " good records, the cache " + o.cache +
                                     " has " + std::to_string(in.cache.rows) + " rows: it is not the corpus the cache was built from");
@@ -117,7 +107,7 @@ InfluenceInputs load_influence_inputs(const InfluenceOptions& o, const std::stri
   if (!o.queries.empty()) {
     comm::collective_check(comm, what + ": reading the queries " + o.queries, [&] {
       in.query_records = data::count_records(o.queries, o.query_options);
-      in.queries = read_all(o.queries, o.query_options);
+      in.queries = data::read_corpus(o.queries, o.query_options);
       if (in.queries.empty()) throw InputError(o.queries, "no good query records");
       // Unknown labels are an error whatever the target (the same check as make_batch).
       for (const auto& q : in.queries)

@@ -30,14 +30,6 @@ void check_knn_options(const KnnOptions& o) {
     throw UsageError("knn: block_queries must be >= 1, got " + std::to_string(o.block_queries));
 }
 
-// Up to `max` good records from `reader` (every rank reads the same ones).
-std::vector<data::Example> read_block(data::CorpusReader& reader, std::int64_t max) {
-  std::vector<data::Example> block;
-  data::Example e;
-  while (std::int64_t(block.size()) < max && reader.next(e)) block.push_back(e);
-  return block;
-}
-
 struct Tally {
   std::int64_t queries = 0, with_neighbors = 0;
   double conformity_sum = 0;
@@ -109,7 +101,7 @@ KnnResult knn(const KnnOptions& o, comm::Communicator& comm) {
   Tally tally;
   for (;;) {
     std::vector<data::Example> block;
-    comm::collective_check(comm, "reading " + o.queries, [&] { block = read_block(*reader, o.block_queries); });
+    comm::collective_check(comm, "reading " + o.queries, [&] { block = data::read_up_to(*reader, o.block_queries); });
     if (block.empty()) break;
     const QueryFeatures q = compute_features(bundle, block, o.batch, comm);
     const index::Neighbors lists = index.search(q.features.data_ptr<float>(), q.size(), o.k);

@@ -53,13 +53,6 @@ std::uint64_t name_seed(std::uint64_t seed, const std::string& name) {
   return h;
 }
 
-std::vector<data::Example> read_block(data::CorpusReader& reader, std::int64_t max) {
-  std::vector<data::Example> block;
-  data::Example e;
-  while (std::int64_t(block.size()) < max && reader.next(e)) block.push_back(e);
-  return block;
-}
-
 // Scores of the non-special tokens.
 std::vector<double> plain_scores(const ExampleSaliency& e) {
   std::vector<double> v;
@@ -162,7 +155,7 @@ SaliencyRunResult saliency(const SaliencyOptions& o, comm::Communicator& comm) {
   bool opened = false;
   for (;;) {
     std::vector<data::Example> block;
-    comm::collective_check(comm, "reading " + o.queries, [&] { block = read_block(*reader, o.block); });
+    comm::collective_check(comm, "reading " + o.queries, [&] { block = data::read_up_to(*reader, o.block); });
     if (block.empty()) break;
     const std::int64_t n = std::int64_t(block.size());
     const std::int64_t batches = (n + o.batch - 1) / o.batch;

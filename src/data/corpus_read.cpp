@@ -35,6 +35,13 @@ std::int64_t count_records(const std::string& path, const CorpusOptions& options
   return n;
 }
 
+std::vector<Example> read_up_to(CorpusReader& reader, std::int64_t max) {
+  std::vector<Example> block;
+  Example e;
+  while (std::int64_t(block.size()) < max && reader.next(e)) block.push_back(e);
+  return block;
+}
+
 std::vector<Example> read_corpus(const std::string& path, const CorpusOptions& options) {
   CorpusReader reader(path, options);
   return drain(reader);

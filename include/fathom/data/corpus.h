@@ -124,6 +124,10 @@ class CorpusReader {
 // with no records; so the result is >= 1.
 std::int64_t count_records(const std::string& path, const CorpusOptions& options);
 
+// The next good records of `reader`, at most `max` (fewer at the end; empty
+// once it is exhausted): how query files are read block by block.
+std::vector<Example> read_up_to(CorpusReader& reader, std::int64_t max);
+
 // Reads the whole file. Logs a warning (spdlog) summarising skipped records.
 std::vector<Example> read_corpus(const std::string& path, const CorpusOptions& options);
 
