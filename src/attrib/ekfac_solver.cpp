@@ -88,6 +88,9 @@ class Ekfac final : public InverseHvp {
     return out;
   }
 
+  // The factors are stored: ranks may apply them to their own rows.
+  bool apply_is_local() const override { return true; }
+
   std::string report_json() const override {
     nlohmann::json blocks = nlohmann::json::array(), diagonal = nlohmann::json::array();
     for (const auto& b : factors_.blocks) {
