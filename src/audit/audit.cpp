@@ -13,6 +13,7 @@
 #include "fathom/comm/collective_check.h"
 #include "fathom/core/atomic_file.h"
 #include "fathom/core/error.h"
+#include "fathom/core/memory.h"
 #include "fathom/core/progress.h"
 #include "fathom/data/shard.h"
 #include "fathom/data/tokenizer_factory.h"
@@ -27,15 +28,6 @@ using detail::ojson;
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// Peak resident set size of this process (VmHWM), 0 where /proc is missing.
-std::int64_t peak_rss_bytes() {
-  std::ifstream in("/proc/self/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::int64_t(std::stoll(line.substr(6))) * 1024;
-  }
-  return 0;
 }
 
 bool wants_crossrefs(const AuditOptions& o) { return !o.knn_suspects.empty() || !o.self_influence.empty(); }

@@ -10,6 +10,7 @@ namespace fathom::cli {
 Registered register_run(CLI::App& app, Context& ctx) {
   struct Opts {
     std::string job, out, from;
+    std::vector<std::string> sets;
     bool force = false, dry_run = false;
   };
   auto o = std::make_shared<Opts>();
@@ -19,14 +20,16 @@ Registered register_run(CLI::App& app, Context& ctx) {
   sub->add_flag("--force", o->force, "re-run every step even if its outputs are complete");
   sub->add_option("--from", o->from, "re-run from this step on (earlier complete steps are skipped)");
   sub->add_flag("--dry-run", o->dry_run, "print which steps would run or be skipped");
-  sub->footer("Writes <out>/run.json: config hash, versions, per-step argv, status, timings and outputs.\n"
+  sub->add_option("--set", o->sets, "name=value: replace a [job.vars] value (repeatable), e.g. --set n=100000")
+      ->allow_extra_args(false);
+  sub->footer("Writes <out>/run.json: config hash, versions, per-step argv, status, timings, peak memory and outputs.\n"
               "Re-running skips steps whose recorded outputs are complete and whose arguments did not change.");
   return {sub, [o, &ctx, sub]() -> int {
             if (ctx.inside_job) throw UsageError("'fathom run' cannot be a step of a job");
             std::vector<std::string> commands;
             for (auto* s : sub->get_parent()->get_subcommands([](CLI::App*) { return true; }))
               commands.push_back(s->get_name());
-            Job job = load_job(o->job, o->out, commands);
+            Job job = load_job(o->job, o->out, commands, o->sets);
             auto& c = ctx.comm();
             RunOptions ro{o->force, o->from, o->dry_run};
             ctx.inside_job = true;
@@ -39,7 +42,9 @@ Registered register_run(CLI::App& app, Context& ctx) {
                         << "\n";
               for (std::size_t i = 0; i < reports.size(); ++i) {
                 std::cout << "  " << reports[i].name << ": " << reports[i].status;
-                if (reports[i].status == "done") std::cout << " (" << reports[i].seconds << " s)";
+                if (reports[i].status == "done")
+                  std::cout << " (" << reports[i].seconds << " s, peak "
+                            << (reports[i].peak_rss_bytes + (1 << 19)) / (1 << 20) << " MiB)";
                 for (auto& out : job.steps[i].outputs) std::cout << "  -> " << out;
                 std::cout << "\n";
               }

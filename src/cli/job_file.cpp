@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -10,6 +11,7 @@
 #include "fathom/cli/job.h"
 #include "fathom/core/error.h"
 #include "fathom/core/hash.h"
+#include "fathom/core/strings.h"
 
 namespace fathom::cli {
 namespace {
@@ -17,12 +19,10 @@ namespace {
 std::int64_t line_of(const toml::node& n) { return std::int64_t(n.source().begin.line); }
 
 std::string substitute(std::string s, const Job& job, const std::string& job_dir) {
-  const std::pair<std::string, std::string> vars[] = {
+  std::vector<std::pair<std::string, std::string>> vars = {
       {"{out}", job.out_dir}, {"{seed}", std::to_string(job.seed)}, {"{job_dir}", job_dir}};
-  for (auto& [key, value] : vars) {
-    for (std::size_t p = s.find(key); p != std::string::npos; p = s.find(key, p + value.size()))
-      s.replace(p, key.size(), value);
-  }
+  for (auto& [name, value] : job.vars) vars.emplace_back("{" + name + "}", value);
+  for (auto& [key, value] : vars) s = replace_all(std::move(s), key, value);
   return s;
 }
 
@@ -65,9 +65,7 @@ void reject_unknown_keys(const toml::table& t, const std::vector<std::string>& k
                          const std::string& where) {
   for (auto&& [k, v] : t) {
     if (std::find(known.begin(), known.end(), k.str()) != known.end()) continue;
-    std::string list;
-    for (auto& name : known) list += (list.empty() ? "" : ", ") + name;
-    throw InputError(file, line_of(v), where + "." + std::string(k.str()), "unknown key (expected " + list + ")");
+    throw InputError(file, line_of(v), where + "." + std::string(k.str()), "unknown key (expected " + join(known) + ")");
   }
 }
 
@@ -82,11 +80,46 @@ toml::table parse_toml(const std::string& path) {
   }
 }
 
-// [job]: name, out, seed, ranks (steps are read separately).
-Job read_job_table(const toml::table& root, const std::string& path, const std::string& out_override) {
+// [job.vars]: name -> text of a string or number, then the --set overrides.
+std::map<std::string, std::string> read_vars(const toml::table& jt, const std::string& path,
+                                             const std::vector<std::string>& sets) {
+  std::map<std::string, std::string> vars;
+  if (const toml::node* n = jt.get("vars")) {
+    const toml::table* vt = n->as_table();
+    if (!vt) throw InputError(path, line_of(*n), "job.vars", "expected a table of name = value");
+    for (auto&& [k, v] : *vt) {
+      const std::string name(k.str());
+      if (name == "out" || name == "seed" || name == "job_dir")
+        throw InputError(path, line_of(v), "job.vars." + name, "reserved name (set it in [job] instead)");
+      if (v.is_boolean() || v.is_array() || v.is_table())
+        throw InputError(path, line_of(v), "job.vars." + name, "expected a string or a number");
+      vars[name] = scalar_text(v, path, "job.vars." + name);
+    }
+  }
+  for (const auto& set : sets) {
+    const auto eq = set.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw UsageError("--set '" + set + "': expected name=value");
+    const std::string name = set.substr(0, eq);
+    auto it = vars.find(name);
+    if (it == vars.end()) {
+      std::vector<std::string> names;
+      for (auto& [k, v] : vars) names.push_back(k);
+      const std::string known = join(names);
+      throw UsageError("--set " + name + ": " + path + " has no [job.vars] entry '" + name + "' (it has: " +
+                       (known.empty() ? "none" : known) + ")");
+    }
+    it->second = set.substr(eq + 1);
+  }
+  return vars;
+}
+
+// [job]: name, out, seed, ranks, vars (steps are read separately).
+Job read_job_table(const toml::table& root, const std::string& path, const std::string& out_override,
+                   const std::vector<std::string>& sets) {
   const toml::table* jt = root["job"].as_table();
   if (!jt) throw InputError(path, 0, "job", "missing [job] table (expected name, out, seed, ranks)");
-  reject_unknown_keys(*jt, {"name", "out", "seed", "ranks"}, path, "job");
+  reject_unknown_keys(*jt, {"name", "out", "seed", "ranks", "vars"}, path, "job");
   const std::int64_t line = line_of(*jt);
   Job job;
   job.path = path;
@@ -95,6 +128,9 @@ Job read_job_table(const toml::table& root, const std::string& path, const std::
   job.out_dir = out_override.empty() ? get_string(*jt, "out", path, "job", true, line) : out_override;
   if (auto seed = get_count(*jt, "seed", path, "job")) job.seed = std::uint64_t(*seed);
   if (auto ranks = get_count(*jt, "ranks", path, "job")) job.ranks = int(*ranks);
+  job.vars = read_vars(*jt, path, sets);
+  // [job].out may name a variable (e.g. out = "out/scale-{n}").
+  for (auto& [name, value] : job.vars) job.out_dir = replace_all(std::move(job.out_dir), "{" + name + "}", value);
   return job;
 }
 
@@ -125,10 +161,8 @@ class StepReader {
     std::string command = get_string(st, "command", job_.path, where, true, line);
     if (!known_commands_.empty() &&
         std::find(known_commands_.begin(), known_commands_.end(), command) == known_commands_.end()) {
-      std::string list;
-      for (auto& c : known_commands_) list += (list.empty() ? "" : ", ") + c;
       throw InputError(job_.path, line, where + ".command",
-                       "unknown command '" + command + "' (expected one of: " + list + ")");
+                       "unknown command '" + command + "' (expected one of: " + join(known_commands_) + ")");
     }
     if (command == "run") throw InputError(job_.path, line, where + ".command", "a job cannot run another job");
     return command;
@@ -197,9 +231,9 @@ std::string step_hash(const std::string& previous_hash, const std::vector<std::s
 }  // namespace
 
 Job load_job(const std::string& path, const std::string& out_override,
-             const std::vector<std::string>& known_commands) {
+             const std::vector<std::string>& known_commands, const std::vector<std::string>& sets) {
   const toml::table root = parse_toml(path);
-  Job job = read_job_table(root, path, out_override);
+  Job job = read_job_table(root, path, out_override, sets);
   const toml::array* steps = root["step"].as_array();
   if (!steps || steps->empty()) throw InputError(path, 0, "step", "no [[step]] entries (a job needs at least one step)");
   const StepReader reader(job, known_commands);

@@ -15,6 +15,7 @@
 #include "fathom/core/error.h"
 #include "fathom/core/hash.h"
 #include "fathom/core/log.h"
+#include "fathom/core/memory.h"
 
 namespace fathom::cli {
 namespace fs = std::filesystem;
@@ -119,6 +120,13 @@ void print_plan(const Job& job, const Plan& plan) {
 
 // ---- record -----------------------------------------------------------------
 
+// Peak resident memory of one step over the ranks.
+struct StepMemory {
+  std::int64_t peak_largest = 0;  // the largest rank's peak
+  std::int64_t peak_sum = 0;      // summed over ranks
+  bool per_step = true;           // false: peaks since process start (reset impossible)
+};
+
 // <out>/run.json, kept by rank 0. Written once when the run starts (steps
 // that will run are "pending", so a run killed mid-step never leaves a stale
 // "done" behind) and then once after each step that ran. Every write is
@@ -139,6 +147,7 @@ class RunRecord {
             {"config_hash", h.hex_digest()},
             {"out", job.out_dir},
             {"seed", job.seed},
+            {"vars", job.vars},
             {"ranks", comm.size()},
             {"backend", comm.backend()},
             {"versions", json::parse(versions_json)},
@@ -161,8 +170,12 @@ class RunRecord {
     write();
   }
 
-  void step_done(std::size_t i, const std::string& started, double seconds, json outputs) {
-    ended(i, "done", started, seconds)["outputs"] = std::move(outputs);
+  void step_done(std::size_t i, const std::string& started, double seconds, const StepMemory& memory, json outputs) {
+    json& e = ended(i, "done", started, seconds);
+    e["peak_rss_bytes"] = memory.peak_largest;
+    e["peak_rss_bytes_all_ranks"] = memory.peak_sum;
+    e["peak_rss_scope"] = memory.per_step ? "step" : "process";
+    e["outputs"] = std::move(outputs);
     if (i + 1 == steps_) doc_["finished"] = utc_timestamp();  // every step after a run one runs: this is the last
     write();
   }
@@ -191,6 +204,20 @@ class RunRecord {
 
 // ---- execute ----------------------------------------------------------------
 
+// COLLECTIVE: every rank resets its peak before the step
+// (begin_step_memory) and reports it after (end_step_memory).
+bool begin_step_memory(comm::Communicator& comm) {
+  std::int64_t ok = reset_peak_rss() ? 1 : 0;
+  comm.all_reduce(&ok, 1, comm::DType::i64, comm::ReduceOp::min);
+  return ok == 1;
+}
+
+StepMemory end_step_memory(comm::Communicator& comm, bool per_step) {
+  const std::int64_t peak = peak_rss_bytes();
+  return {comm.all_reduce_value(peak, comm::ReduceOp::max), comm.all_reduce_value(peak, comm::ReduceOp::sum),
+          per_step};
+}
+
 json outputs_json(const JobStep& s) {
   json outs = json::array();
   for (auto& o : s.outputs) outs.push_back({{"path", o}, {"bytes", path_bytes(o)}});
@@ -209,7 +236,7 @@ void execute_step(const JobStep& s, const StepExecutor& execute) {
 // COLLECTIVE: every rank executes the steps the plan runs; `record` is
 // non-null on rank 0 only.
 std::vector<StepReport> execute_steps(const Job& job, const Plan& plan, const StepExecutor& execute,
-                                      RunRecord* record) {
+                                      comm::Communicator& comm, RunRecord* record) {
   std::vector<StepReport> reports;
   for (std::size_t i = 0; i < job.steps.size(); ++i) {
     const auto& s = job.steps[i];
@@ -221,6 +248,7 @@ std::vector<StepReport> execute_steps(const Job& job, const Plan& plan, const St
       continue;
     }
     if (record) spdlog::info("{}: {}", tag, command_line(s));
+    const bool per_step_peak = begin_step_memory(comm);
     const std::string started = utc_timestamp();
     const auto t0 = std::chrono::steady_clock::now();
     auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
@@ -234,10 +262,12 @@ std::vector<StepReport> execute_steps(const Job& job, const Plan& plan, const St
                                    fathom_error ? fathom_error->kind() : ErrorKind::Internal));
     }
     const double secs = seconds();
-    reports.push_back({s.name, "done", secs});
+    const StepMemory memory = end_step_memory(comm, per_step_peak);
+    reports.push_back({s.name, "done", secs, memory.peak_largest});
     if (record) {
-      record->step_done(i, started, secs, outputs_json(s));
-      spdlog::info("{}: done in {:.2f}s", tag, secs);
+      record->step_done(i, started, secs, memory, outputs_json(s));
+      spdlog::info("{}: done in {:.2f}s, peak memory {:.0f} MiB per rank (largest)", tag, secs,
+                   double(memory.peak_largest) / 1048576.0);
     }
   }
   return reports;
@@ -259,7 +289,7 @@ std::vector<StepReport> run_job(const Job& job, const RunOptions& options, comm:
   }
   std::optional<RunRecord> record;
   if (comm.is_root()) record.emplace(job, plan, comm, versions_json);
-  return execute_steps(job, plan, execute, record ? &*record : nullptr);
+  return execute_steps(job, plan, execute, comm, record ? &*record : nullptr);
 }
 
 }  // namespace fathom::cli
