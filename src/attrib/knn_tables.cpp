@@ -20,8 +20,8 @@ namespace {
 namespace fs = std::filesystem;
 namespace ds = store::cache_names::dataset;
 
-void check_options(const KnnSources& o, const std::string& mode) {
-  if (o.model_dir.empty()) throw UsageError(mode + ": no model bundle given (--model)");
+void check_options(const KnnSources& o, const std::string& mode, bool model_required) {
+  if (model_required && o.model_dir.empty()) throw UsageError(mode + ": no model bundle given (--model)");
   if (o.index.empty()) throw UsageError(mode + ": no index given (--index)");
   if (o.out.empty()) throw UsageError(mode + ": no output file given (--out)");
   if (o.k < 1) throw UsageError(mode + ": --k must be >= 1, got " + std::to_string(o.k));
@@ -39,7 +39,9 @@ nlohmann::ordered_json KnnTables::label_json(std::int64_t label) const {
 
 KnnTables load_tables(const KnnSources& o, const std::string& mode, std::int64_t k_limit_slack,
                       comm::Communicator& comm) {
-  check_options(o, mode);
+  // knn runs queries through the model; audit reads the cache's features
+  // only, so the model is an optional check there.
+  check_options(o, mode, /*model_required=*/k_limit_slack == 0);
   KnnTables t;
   comm::collective_check(comm, "loading the index manifest " + o.index, [&] {
     t.manifest = index::Manifest::load(o.index);
@@ -67,7 +69,7 @@ KnnTables load_tables(const KnnSources& o, const std::string& mode, std::int64_t
     throw UsageError(mode + ": --k " + std::to_string(o.k) + " is larger than " +
                      (k_limit_slack > 0 ? "the other rows of the cache (" : "the rows of the cache (") +
                      std::to_string(max_k) + ")");
-  comm::collective_check(comm, "checking the model " + o.model_dir + " against the cache", [&] {
+  if (!o.model_dir.empty()) comm::collective_check(comm, "checking the model " + o.model_dir + " against the cache", [&] {
     const std::vector<std::string> problems = grads::check_cache_model(info, o.model_dir);
     if (problems.empty()) return;
     std::string text;
@@ -119,7 +121,7 @@ nlohmann::ordered_json common_meta(const KnnSources& o, const KnnTables& t, cons
   m["format"] = "fathom-knn-meta";
   m["format_version"] = 1;
   m["mode"] = mode;
-  m["model_dir"] = o.model_dir;
+  m["model_dir"] = o.model_dir.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(o.model_dir);
   m["index"] = o.index;
   m["cache"] = t.cache_path;
   m["corpus"] = o.corpus.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(o.corpus);

@@ -30,7 +30,6 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-bool wants_crossrefs(const AuditOptions& o) { return !o.knn_suspects.empty() || !o.self_influence.empty(); }
 
 // The mislabel candidates: each source's top rows (a pool several times the
 // list, so the combined ranking rarely misses an example that is high in
@@ -211,20 +210,27 @@ AuditSummary run_audit(const AuditOptions& o, comm::Communicator& comm) {
   std::vector<std::string> pool;
   comm::on_root(comm, "audit: reading the cross-references", [&] {
     std::unordered_set<std::string> pool_set;
+    // The loss comes from the cache, the others from JSONL files.
+    auto read_source = [&](const std::string& name, const std::string& path, const std::string& field,
+                           const std::unordered_set<std::string>* lookup) {
+      return name == "loss" ? read_loss_source(path, pool_size(o), lookup)
+                            : read_ranked_source(name, path, field, pool_size(o), lookup);
+    };
     auto add_source = [&](const char* name, const std::string& path, const char* field) {
       if (path.empty()) return;
-      in.sources.push_back(read_ranked_source(name, path, field, pool_size(o)));
+      in.sources.push_back(read_source(name, path, field, nullptr));
       for (const auto& r : in.sources.back().top) pool_set.insert(r.id);
     };
     add_source("knn", o.knn_suspects, "disagreement");
     add_source("self_influence", o.self_influence, "score");
+    add_source("loss", o.cache, "loss");
     if (!o.triggers.empty()) in.triggers = read_triggers(o.triggers);
     if (!o.truth.empty()) in.truth = read_truth(o.truth);
     // Second pass over each source: the values of every pool example (and of
     // the planted flips, for the histogram and the recall figures).
     std::unordered_set<std::string> lookup = pool_set;
     if (in.truth) lookup.insert(in.truth->flipped.begin(), in.truth->flipped.end());
-    for (auto& s : in.sources) s = read_ranked_source(s.name, s.path, s.value_field, pool_size(o), &lookup);
+    for (auto& s : in.sources) s = read_source(s.name, s.path, s.value_field, &lookup);
     pool.assign(pool_set.begin(), pool_set.end());
     std::sort(pool.begin(), pool.end());
   });

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <queue>
@@ -11,6 +12,8 @@
 
 #include "fathom/core/atomic_file.h"
 #include "fathom/core/error.h"
+#include "fathom/store/cache_names.h"
+#include "fathom/store/cache_reader.h"
 
 namespace fathom::audit {
 namespace {
@@ -63,25 +66,81 @@ std::int64_t RankedSource::rank(double v) const {
   return 1 + std::int64_t(it - values_desc.begin());
 }
 
+namespace {
+
+// Builds a RankedSource from rows given one at a time, in file (or cache)
+// order: every value for the percentiles, the `top` strongest rows, and the
+// rows whose ids are in `lookup`.
+class SourceCollector {
+ public:
+  SourceCollector(const std::string& name, const std::string& path, const std::string& value_field,
+                  std::int64_t top, const std::unordered_set<std::string>* lookup)
+      : top_(top), lookup_(lookup), heap_(stronger) {
+    s_.name = name;
+    s_.path = path;
+    s_.value_field = value_field;
+  }
+
+  void add(RankedRow r) {
+    s_.values_desc.push_back(r.value);
+    ++s_.rows;
+    if (lookup_ && lookup_->count(r.id)) {
+      if (s_.looked_up.count(r.id))
+        throw InputError(s_.path, r.line, "id", "duplicate id '" + r.id + "' (first on line " +
+                                                    std::to_string(s_.looked_up[r.id].line) +
+                                                    "); expected one row per example");
+      s_.looked_up.emplace(r.id, r);
+    }
+    if (top_ <= 0) return;
+    if (std::int64_t(heap_.size()) < top_) {
+      heap_.push(std::move(r));
+    } else if (stronger(r, heap_.top())) {
+      heap_.pop();
+      heap_.push(std::move(r));
+    }
+  }
+
+  RankedSource finish() {
+    std::sort(s_.values_desc.begin(), s_.values_desc.end(), std::greater<double>());
+    s_.top.reserve(heap_.size());
+    while (!heap_.empty()) {
+      s_.top.push_back(heap_.top());
+      heap_.pop();
+    }
+    std::reverse(s_.top.begin(), s_.top.end());
+    // Duplicate ids are looked for among the kept and looked-up rows only: a
+    // full check would cost memory per row.
+    std::unordered_set<std::string> seen;
+    for (const auto& r : s_.top) {
+      if (!seen.insert(r.id).second)
+        throw InputError(s_.path, r.line, "id", "duplicate id '" + r.id + "'; expected one row per example");
+    }
+    return std::move(s_);
+  }
+
+ private:
+  // Larger value, then earlier line. As the heap's "less", the heap's top is
+  // the weakest row kept.
+  static bool stronger(const RankedRow& a, const RankedRow& b) {
+    return a.value > b.value || (a.value == b.value && a.line < b.line);
+  }
+
+  RankedSource s_;
+  std::int64_t top_;
+  const std::unordered_set<std::string>* lookup_;
+  std::priority_queue<RankedRow, std::vector<RankedRow>, bool (*)(const RankedRow&, const RankedRow&)> heap_;
+};
+
+}  // namespace
+
 RankedSource read_ranked_source(const std::string& name, const std::string& path, const std::string& value_field,
                                 std::int64_t top, const std::unordered_set<std::string>* lookup) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, "cannot open file (" + name + " cross-reference)");
-  RankedSource s;
-  s.name = name;
-  s.path = path;
-  s.value_field = value_field;
-  // The `top` strongest rows (larger value, then earlier line); with
-  // `stronger` as the heap's "less", its top is the weakest row kept.
-  auto stronger = [](const RankedRow& a, const RankedRow& b) {
-    return a.value > b.value || (a.value == b.value && a.line < b.line);
-  };
-  std::priority_queue<RankedRow, std::vector<RankedRow>, decltype(stronger)> heap(stronger);
-  // Duplicate ids are looked for among the kept and looked-up rows only: a
-  // full check would cost memory per row.
-  std::unordered_set<std::string> seen;
+  SourceCollector collector(name, path, value_field, top, lookup);
   std::string text;
   std::int64_t line = 0;
+  std::int64_t rows = 0;
   while (std::getline(in, text)) {
     ++line;
     if (!text.empty() && text.back() == '\r') text.pop_back();
@@ -104,35 +163,55 @@ RankedSource read_ranked_source(const std::string& name, const std::string& path
     r.value = v_it->get<double>();
     r.line = line;
     if (auto l = row.find("label"); l != row.end() && !l->is_null()) r.label = scalar_text(*l);
-    s.values_desc.push_back(r.value);
-    ++s.rows;
-    if (lookup && lookup->count(r.id)) {
-      if (s.looked_up.count(r.id))
-        throw InputError(path, line, "id", "duplicate id '" + r.id + "' (first on line " +
-                                               std::to_string(s.looked_up[r.id].line) + "); expected one row per example");
-      s.looked_up.emplace(r.id, r);
+    collector.add(std::move(r));
+    ++rows;
+  }
+  if (rows == 0) throw InputError(path, "no rows; expected JSONL rows {\"id\", \"" + value_field + "\", ...}");
+  return collector.finish();
+}
+
+RankedSource read_loss_source(const std::string& cache_path, std::int64_t top,
+                              const std::unordered_set<std::string>* lookup) {
+  namespace ds = store::cache_names::dataset;
+  namespace attr = store::cache_names::attr;
+  if (!std::filesystem::exists(cache_path)) throw InputError(cache_path, "cache not found (--cache)");
+  const store::CacheReader reader = store::CacheReader::open(cache_path);
+  if (!reader.is_complete())
+    throw InputError(cache_path, "the cache is incomplete (resume it with fathom cache first)");
+  const store::Attributes& a = reader.attributes();
+  if (!a.has(attr::kTarget) || a.get_string(attr::kTarget) != "gold")
+    throw InputError(cache_path, 0, attr::kTarget,
+                     "the cache's losses are not at the gold labels (target '" +
+                         (a.has(attr::kTarget) ? a.get_string(attr::kTarget) : std::string("?")) +
+                         "'); build it with fathom cache --target gold for the loss cross-reference");
+  const std::vector<std::string> names =
+      a.has(attr::kLabels) ? a.get_strings(attr::kLabels) : std::vector<std::string>{};
+  SourceCollector collector("loss", cache_path, "loss", top, lookup);
+  constexpr std::int64_t kBlock = 1 << 16;
+  std::vector<float> losses;
+  std::vector<std::int64_t> labels;
+  for (std::int64_t begin = 0; begin < reader.rows(); begin += kBlock) {
+    const std::int64_t n = std::min(kBlock, reader.rows() - begin);
+    losses.resize(std::size_t(n));
+    labels.resize(std::size_t(n));
+    reader.read_rows(ds::kLosses, begin, n, losses.data());
+    reader.read_rows(ds::kLabels, begin, n, labels.data());
+    std::vector<std::string> ids = reader.read_strings(ds::kIds, begin, n);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t y = labels[std::size_t(i)];
+      if (y < 0) continue;  // unlabelled: no loss at a gold label
+      RankedRow r;
+      r.id = std::move(ids[std::size_t(i)]);
+      r.value = double(losses[std::size_t(i)]);
+      r.line = begin + i + 1;
+      if (!std::isfinite(r.value))
+        throw InputError(cache_path, r.line, "losses", "not a finite number (row " + std::to_string(begin + i) + ")");
+      if (y < std::int64_t(names.size())) r.label = names[std::size_t(y)];
+      collector.add(std::move(r));
     }
-    if (top > 0) {
-      if (std::int64_t(heap.size()) < top) {
-        heap.push(std::move(r));
-      } else if (stronger(r, heap.top())) {
-        heap.pop();
-        heap.push(std::move(r));
-      }
-    }
   }
-  if (s.rows == 0) throw InputError(path, "no rows; expected JSONL rows {\"id\", \"" + value_field + "\", ...}");
-  std::sort(s.values_desc.begin(), s.values_desc.end(), std::greater<double>());
-  s.top.reserve(heap.size());
-  while (!heap.empty()) {
-    s.top.push_back(heap.top());
-    heap.pop();
-  }
-  std::reverse(s.top.begin(), s.top.end());
-  for (const auto& r : s.top) {
-    if (!seen.insert(r.id).second)
-      throw InputError(path, r.line, "id", "duplicate id '" + r.id + "'; expected one row per example");
-  }
+  RankedSource s = collector.finish();
+  if (s.rows == 0) throw InputError(cache_path, "no labelled rows: the loss cross-reference needs gold labels");
   return s;
 }
 

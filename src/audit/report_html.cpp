@@ -354,7 +354,9 @@ class Page {
 
   void mislabels() {
     const auto& m = r_["mislabels"];
-    if (!r_["cross_references"].contains("knn") && !r_["cross_references"].contains("self_influence")) return;
+    bool any = false;
+    for (const char* s : kMislabelSources) any |= r_["cross_references"].contains(s);
+    if (!any) return;
     o_ << "<h2>Likely mislabels</h2>\n<p class=\"muted\">Score = mean over the sources given of the example's "
           "percentile in each (1 = the top); candidates are each source's top rows.</p>\n<table id=\"suspects\">"
           "<tr><th>#</th><th>id</th><th>label</th><th>score</th><th>evidence</th><th>text</th></tr>\n";
@@ -382,7 +384,7 @@ class Page {
     const auto& f = p["flipped"];
     o_ << "</table>\n<p>Flipped labels: " << str(f["planted"]) << " planted; " << str(f["flipped_among_listed"])
        << " of the " << str(f["listed"]) << " listed mislabel candidates.";
-    for (const char* s : {"knn", "self_influence"})
+    for (const char* s : kMislabelSources)
       if (f.contains(s))
         o_ << " " << s << ": recall in its top 10% " << num(100 * dbl(f[s]["recall_top_10pct"]), "%.1f")
            << "%, ROC AUC " << num(dbl(f[s]["roc_auc"]), "%.3f") << ".";

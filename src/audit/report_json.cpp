@@ -302,6 +302,9 @@ class Builder {
         if (s.name == "knn")
           ev.push_back("kNN: " + fmt("%.0f", 100 * row.value) + "% of its neighbours have another label (rank " +
                        std::to_string(s.rank(row.value)) + " of " + std::to_string(s.rows) + ")");
+        else if (s.name == "loss")
+          ev.push_back("training loss " + fmt("%.4g", row.value) + " at its label (rank " +
+                       std::to_string(s.rank(row.value)) + " of " + std::to_string(s.rows) + ")");
         else
           ev.push_back("self-influence " + fmt("%.4g", row.value) + " (rank " + std::to_string(s.rank(row.value)) +
                        " of " + std::to_string(s.rows) + ")");

@@ -2,12 +2,16 @@
 // Every rank counts its shard of the corpus; rank 0 merges and writes the report.
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include "command.h"
 #include "corpus_options.h"
+#include "fathom/attrib/knn.h"
 #include "fathom/audit/audit.h"
+#include "fathom/audit/cross_refs.h"
+#include "fathom/core/error.h"
 
 namespace fathom::cli {
 
@@ -28,16 +32,38 @@ void print_planted(std::ostream& os, const std::string& report_json) {
   const nlohmann::json& f = planted["flipped"];
   os << "  planted flips: " << f.value("planted", 0) << "; in the " << f.value("listed", 0)
      << " likely mislabels: " << f.value("flipped_among_listed", 0) << "\n";
-  for (const char* source : {"self_influence", "knn"})
+  for (const char* source : audit::kMislabelSources)
     if (f.contains(source))
       os << "    " << source << ": " << f[source].value("recall_top_10pct", 0.0) * 100
          << "% of the flips in its top 10%, ROC AUC " << f[source].value("roc_auc", 0.0) << "\n";
 }
 
+// With --index: the kNN label-disagreement ranking of every training row
+// (attrib::audit, the same as `fathom knn --audit`) into
+// <out>/knn-suspects.jsonl, which the audit then reads as --knn-suspects.
+std::string run_knn_suspects(const audit::AuditOptions& o, const std::string& index, std::int64_t k,
+                             comm::Communicator& comm) {
+  attrib::AuditOptions a;
+  a.model_dir = o.model;
+  a.index = index;
+  a.cache = o.cache;
+  a.k = k;
+  a.out = (std::filesystem::path(o.out) / "knn-suspects.jsonl").string();
+  const attrib::AuditResult r = attrib::audit(a, comm);
+  if (comm.is_root())
+    std::cout << "knn: " << r.labelled << " labelled training examples ranked by how many of their " << k
+              << " nearest neighbours carry another label (" << a.out << ", " << r.seconds << " s)\n";
+  return a.out;
+}
+
 }  // namespace
 
 Registered register_audit(CLI::App& app, Context& ctx) {
-  auto o = std::make_shared<audit::AuditOptions>();
+  struct Opts : audit::AuditOptions {
+    std::string index;
+    std::int64_t knn_k = 10;
+  };
+  auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand(
       "audit", "Dataset artifact audit: token-label PMI and z* over the whole corpus (Bonferroni), cross-referenced "
                "with triggers, self-influence and kNN suspects into likely artifacts and likely mislabels");
@@ -56,6 +82,13 @@ Registered register_audit(CLI::App& app, Context& ctx) {
   sub->add_option("--knn-suspects", o->knn_suspects, "cross-reference: fathom knn --audit output (JSONL)");
   sub->add_option("--self-influence", o->self_influence,
                   "cross-reference: self-influence scores (JSONL rows {\"id\", \"score\", \"label\"?})");
+  sub->add_option("--cache", o->cache,
+                  "cross-reference: gradient cache of the corpus (fathom cache --target gold): its per-example "
+                  "losses rank mislabels; with --index, the cache the index was built over");
+  sub->add_option("--index", o->index,
+                  "cross-reference: features index of the cache (fathom index --field features): every row's kNN "
+                  "label disagreement (as fathom knn --audit; written to <out>/knn-suspects.jsonl)");
+  sub->add_option("--knn-k", o->knn_k, "--index: neighbours per row")->capture_default_str();
   sub->add_option("--triggers", o->triggers, "cross-reference: fathom triggers output (JSON)");
   sub->add_option("--truth", o->truth, "planted truth (fathom synth truth.json): scores what the audit found");
   sub->add_option("--top", o->top, "tokens per label in the report")->capture_default_str();
@@ -71,11 +104,18 @@ Registered register_audit(CLI::App& app, Context& ctx) {
       "  PMI(w,y) = ln p(w,y) / (p(w) p(y)) over the counts + k (add-k smoothing).\n"
       "Outputs (in --out): report.json (format fathom.audit v1), report.html (self-contained: inline SVG),\n"
       "tokens.tsv (every tested token: n, count/z/pmi per label).\n"
-      "Likely mislabels need --knn-suspects and/or --self-influence: score = mean percentile over the sources.\n"
+      "Likely mislabels need --knn-suspects or --index, --self-influence and/or --cache (losses):\n"
+      "  score = mean percentile over the sources given.\n"
       "Every record needs a label (and a text_pair with --field text_pair); bad input exits 2 naming the file,\n"
       "line and field. Under MPI each rank counts its shard; memory does not grow with the corpus.");
   return {sub, [o, &ctx] {
             auto& comm = ctx.comm();
+            if (!o->index.empty()) {
+              if (!o->knn_suspects.empty())
+                throw UsageError("audit: give --index (kNN computed here) or --knn-suspects (a knn --audit file), not both");
+              if (o->knn_k < 1) throw UsageError("audit: --knn-k must be >= 1, got " + std::to_string(o->knn_k));
+              o->knn_suspects = run_knn_suspects(*o, o->index, o->knn_k, comm);
+            }
             audit::AuditSummary s = audit::run_audit(*o, comm);
             if (!comm.is_root()) return 0;
             std::cout << "audit: " << s.examples << " examples, " << s.tests << " tokens tested, z_c = " << s.z_threshold

@@ -66,7 +66,7 @@ namespace fathom::attrib {
 
 // What both modes share.
 struct KnnSources {
-  std::string model_dir;             // model bundle the cache was built from
+  std::string model_dir;             // model bundle the cache was built from (audit: optional, "" = no check)
   std::string index;                 // index manifest (`fathom index --out`)
   std::string cache;                 // "" = the manifest's cache_path
   std::string corpus;                // training corpus for texts ("" = no texts)

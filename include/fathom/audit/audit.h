@@ -41,8 +41,10 @@ struct AuditOptions {
   StatisticsOptions statistics;
   std::string model;                   // bundle directory: its tokenizer (fathom.json + vocab.txt); "" = words
   bool lowercase = true;               // word tokenization only
-  // Cross-references (empty = not given).
-  std::string knn_suspects, self_influence, triggers, truth;
+  // Cross-references (empty = not given). `cache`: a gradient cache built
+  // with --target gold, whose per-example losses are one more mislabel
+  // source ("loss"; cross_refs.h).
+  std::string knn_suspects, self_influence, cache, triggers, truth;
   std::int64_t top = 20;               // tokens per label in the report
   std::int64_t artifacts = 50;         // likely artifacts listed
   std::int64_t suspects = 50;          // likely mislabels listed

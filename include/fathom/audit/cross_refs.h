@@ -8,6 +8,9 @@
 //  * Self-influence: JSONL rows {"id", "score", "label" (optional), ...}
 //    (`fathom self-influence`); value = score. Row order does not matter: the
 //    reader ranks by value itself, largest first, ties by file order.
+//  * Training loss at the gold label: a gradient cache (`fathom cache
+//    --target gold`), its /ids, /labels and /losses; value = loss. Rows
+//    without a label are skipped; "line" is the cache row + 1.
 //  * Triggers (`fathom triggers` JSON): one trigger object, or {"triggers":
 //    [objects]}. A trigger object gives its tokens as "trigger_tokens" (array
 //    of strings), "tokens" (array) or "trigger" (a text, split on whitespace,
@@ -34,11 +37,12 @@ struct RankedRow {
   std::int64_t line = 0;  // 1-based line in the file
 };
 
-// One ranked list of mislabel evidence (kNN disagreement or self-influence).
+// One ranked list of mislabel evidence (kNN disagreement, self-influence or
+// the training loss).
 // Memory: 8 bytes per row (the values, for percentiles and the histogram)
 // plus the `top` rows and the looked-up rows.
 struct RankedSource {
-  std::string name;                 // "knn" | "self_influence"
+  std::string name;                 // "knn" | "self_influence" | "loss"
   std::string path;
   std::string value_field;          // "disagreement" | "score"
   std::int64_t rows = 0;
@@ -61,6 +65,15 @@ struct RankedSource {
 // and field; an empty file too.
 RankedSource read_ranked_source(const std::string& name, const std::string& path, const std::string& value_field,
                                 std::int64_t top, const std::unordered_set<std::string>* lookup = nullptr);
+
+// Reads the loss source from a complete gradient cache whose losses are at
+// the gold labels (attribute target = "gold"); InputError otherwise, naming
+// the cache and what is wrong. Same `top` / `lookup` as read_ranked_source.
+RankedSource read_loss_source(const std::string& cache_path, std::int64_t top,
+                              const std::unordered_set<std::string>* lookup = nullptr);
+
+// The mislabel sources an audit knows, in report order.
+inline constexpr const char* kMislabelSources[] = {"knn", "self_influence", "loss"};
 
 struct Trigger {
   std::vector<std::string> tokens;
