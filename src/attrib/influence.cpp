@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <memory>
 
 #include "fathom/attrib/query_features.h"
@@ -34,29 +36,77 @@ using detail::TopLists;
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// FastIF candidates: each query's K nearest training rows in feature space.
-std::vector<std::vector<std::int64_t>> knn_candidates(const InfluenceOptions& o, detail::InfluenceInputs& in,
-                                                      comm::Communicator& comm) {
-  const std::int64_t K = std::stoll(o.candidates.substr(4));
-  index::ShardedIndex index = index::ShardedIndex::open(o.index, comm);
-  comm::collective_check(comm, "checking the index " + o.index, [&] {
-    if (index.manifest().dim != in.bundle.model->hidden_dim())
-      throw InputError(o.index, 0, "dim",
-                       "the index holds " + std::to_string(index.manifest().dim) +
-                           "-wide vectors, the model's features are " + std::to_string(in.bundle.model->hidden_dim()) +
-                           " wide (build it with `fathom index --field features`)");
-    if (index.manifest().rows != in.cache.rows)
-      throw InputError(o.index, 0, "rows",
-                       "the index has " + std::to_string(index.manifest().rows) + " rows, the cache " +
-                           std::to_string(in.cache.rows) + ": it was not built from this cache");
-  });
-  const QueryFeatures q = compute_features(in.bundle, in.queries, 64, comm);
-  const index::Neighbors nb = index.search(q.features.data_ptr<float>(), q.size(), K);
-  std::vector<std::vector<std::int64_t>> out(std::size_t(q.size()));
-  for (std::int64_t i = 0; i < q.size(); ++i)
-    out[std::size_t(i)].assign(nb.rows.begin() + i * nb.k, nb.rows.begin() + (i + 1) * nb.k);
-  return out;
-}
+// FastIF candidate lists, one per query (training rows, any order).
+//  * index over /features (FastIF proper): each query's K nearest training
+//    rows in feature space, found once for all queries before the solve.
+//  * index over /gradients with the inner-product metric: for each query's
+//    projected s_test, the K rows with the largest s·g (proponent
+//    candidates) and the K with the largest -s·g (opponents). The score IS
+//    s·g, so a Flat index gives the exact top lists (recall 1) and an IVF one
+//    approximates them; found per query block, after the solve.
+class Candidates {
+ public:
+  Candidates(const InfluenceOptions& o, detail::InfluenceInputs& in, comm::Communicator& comm)
+      : K_(std::stoll(o.candidates.substr(4))), index_(index::ShardedIndex::open(o.index, comm)) {
+    const index::Manifest& m = index_.manifest();
+    by_gradients_ = m.field == "gradients";
+    comm::collective_check(comm, "checking the index " + o.index, [&] {
+      if (m.rows != in.cache.rows)
+        throw InputError(o.index, 0, "rows",
+                         "the index has " + std::to_string(m.rows) + " rows, the cache " +
+                             std::to_string(in.cache.rows) + ": it was not built from this cache");
+      const std::int64_t want = by_gradients_ ? in.cache.stored_dim : in.bundle.model->hidden_dim();
+      if (m.dim != want)
+        throw InputError(o.index, 0, "dim",
+                         "the index holds " + std::to_string(m.dim) + "-wide vectors, the " +
+                             (by_gradients_ ? "cache's gradient rows are " : "model's features are ") +
+                             std::to_string(want) + " wide (build it from this cache with `fathom index`)");
+      if (by_gradients_ && m.metric != index::Metric::ip)
+        throw InputError(o.index, 0, "metric",
+                         "a gradient index for FastIF candidates must use the inner product (the influence score "
+                         "is s_test . g): build it with `fathom index --field gradients --metric ip`");
+    });
+    if (by_gradients_) return;
+    const QueryFeatures q = compute_features(in.bundle, in.queries, 64, comm);  // float32, as the index holds
+    const index::Neighbors nb = index_.search(q.features.data_ptr<float>(), q.size(), K_);
+    all_.resize(std::size_t(q.size()));
+    for (std::int64_t i = 0; i < q.size(); ++i) all_[std::size_t(i)] = row_list(nb, i, nullptr);
+  }
+
+  // COLLECTIVE with a gradient index (every rank passes the same block).
+  // Candidates of queries [b, e); `sp` is their projected s_test [e - b, D].
+  std::vector<std::vector<std::int64_t>> block(std::int64_t b, std::int64_t e, const torch::Tensor& sp) const {
+    if (!by_gradients_) return {all_.begin() + b, all_.begin() + e};
+    const torch::Tensor up = sp.to(torch::kFloat).contiguous(), down = (-up).contiguous();
+    const index::Neighbors pro = index_.search(up.data_ptr<float>(), e - b, K_);
+    const index::Neighbors opp = index_.search(down.data_ptr<float>(), e - b, K_);
+    std::vector<std::vector<std::int64_t>> out(std::size_t(e - b));
+    for (std::int64_t i = 0; i < e - b; ++i) {
+      std::vector<std::int64_t> rows = row_list(pro, i, nullptr);
+      row_list(opp, i, &rows);
+      std::sort(rows.begin(), rows.end());
+      rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+      out[std::size_t(i)] = std::move(rows);
+    }
+    return out;
+  }
+
+ private:
+  // The found rows of list q (missing entries, -1, dropped), appended to
+  // `into` if given.
+  static std::vector<std::int64_t> row_list(const index::Neighbors& nb, std::int64_t q, std::vector<std::int64_t>* into) {
+    std::vector<std::int64_t> local;
+    std::vector<std::int64_t>& rows = into ? *into : local;
+    for (std::int64_t j = 0; j < nb.k; ++j)
+      if (nb.rows[std::size_t(q * nb.k + j)] >= 0) rows.push_back(nb.rows[std::size_t(q * nb.k + j)]);
+    return local;
+  }
+
+  std::int64_t K_;
+  index::ShardedIndex index_;
+  bool by_gradients_ = false;
+  std::vector<std::vector<std::int64_t>> all_;  // feature index: every query's list
+};
 
 nlohmann::ordered_json entries(const index::Neighbors& lists, std::int64_t q, bool negated,
                                const detail::InfluenceInputs& in, const InfluenceOptions& o) {
@@ -93,6 +143,7 @@ void append_lists(index::Neighbors& all, const index::Neighbors& part) {
   all.distances.insert(all.distances.end(), part.distances.begin(), part.distances.end());
 }
 
+
 }  // namespace
 
 InfluenceResult influence(const InfluenceOptions& o, comm::Communicator& comm) {
@@ -102,8 +153,8 @@ InfluenceResult influence(const InfluenceOptions& o, comm::Communicator& comm) {
   detail::InfluenceInputs in = detail::load_influence_inputs(o, "influence", comm);
   const std::int64_t Q = std::int64_t(in.queries.size()), N = in.cache.rows;
   const bool fastif = o.candidates != "all";
-  std::vector<std::vector<std::int64_t>> candidates;
-  if (fastif) candidates = knn_candidates(o, in, comm);  // float32 features, as the index holds
+  std::optional<Candidates> candidates;
+  if (fastif) candidates.emplace(o, in, comm);
 
   model::Model& model = *in.bundle.model;
   if (o.dtype == "float64") model.to(model.device(), torch::kDouble);
@@ -157,10 +208,8 @@ InfluenceResult influence(const InfluenceOptions& o, comm::Communicator& comm) {
     auto tc = Clock::now();
     std::vector<float> full_block;
     const TopLists lists =
-        fastif ? detail::scan_candidates(o.cache, sp,
-                                         std::vector<std::vector<std::int64_t>>(candidates.begin() + b,
-                                                                                candidates.begin() + e),
-                                         o.top, comm, want_full ? &full_block : nullptr, N)
+        fastif ? detail::scan_candidates(o.cache, sp, candidates->block(b, e, sp), o.top, comm,
+                                         want_full ? &full_block : nullptr, N)
                : detail::scan_all(o.cache, sp, o.top, o.memory_budget, comm, want_full ? &full_block : nullptr);
     score_seconds += since(tc);
     if (b < sample) {

@@ -120,7 +120,12 @@ InfluenceInputs load_influence_inputs(const InfluenceOptions& o, const std::stri
 }
 
 std::string solver_fingerprint(const InfluenceInputs& in, const std::string& dtype) {
-  return in.cache.model_sha256 + "|" + join(in.cache.params, ",") + "|" + in.corpus + "|" +
+  // The corpus by its canonical path: "out/x.jsonl" and "/abs/out/x.jsonl"
+  // (a job's relative path and the path the cache records) are one corpus.
+  std::error_code ec;
+  const std::filesystem::path canonical = std::filesystem::weakly_canonical(in.corpus, ec);
+  const std::string corpus = ec ? in.corpus : canonical.string();
+  return in.cache.model_sha256 + "|" + join(in.cache.params, ",") + "|" + corpus + "|" +
          std::to_string(in.cache.rows) + "|" + dtype;
 }
 

@@ -272,6 +272,33 @@ TEST_F(InfluenceCliTest, FastIfWithAllRowsAsCandidatesIsTheFullScan) {
   EXPECT_GE(m2["recall"]["proponents"].get<double>(), 0.0);
 }
 
+// FastIF over an inner-product index of the cached gradients: the candidates
+// are the rows of largest and smallest s_test . g, so with a Flat index even
+// K = top gives exactly the full scan's lists (recall 1); an l2 gradient index
+// is refused.
+TEST_F(InfluenceCliTest, FastIfOverAGradientIndexIsExactWithFlat) {
+  const std::string gindex = (dir_->path() / "gradients-ip.faiss").string();
+  auto r = run_fathom("index --cache " + cache_ + " --field gradients --metric ip --spec Flat --out " + gindex);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string out = (dir_->path() / "fastif-grad.jsonl").string();
+  r = run_fathom("influence" + common() + " --solver exact --top 5 --candidates knn:5 --index " + gindex +
+                 " --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  expect_matches_reference(out, 5, 1e-4);
+  auto meta = fathom::testing::read_json(out + ".meta.json");
+  EXPECT_DOUBLE_EQ(meta["recall"]["proponents"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(meta["recall"]["opponents"].get<double>(), 1.0);
+
+  const std::string l2 = (dir_->path() / "gradients-l2.faiss").string();
+  r = run_fathom("index --cache " + cache_ + " --field gradients --spec Flat --out " + l2);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string bad = (dir_->path() / "fastif-l2.jsonl").string();
+  r = run_fathom("influence" + common() + " --solver exact --candidates knn:5 --index " + l2 + " --out " + bad);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--metric ip"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(bad));
+}
+
 TEST_F(InfluenceCliTest, BadInputsExitTwoAndWriteNothing) {
   const std::string out = (dir_->path() / "bad.jsonl").string();
   // Divergent LiSSA: the hint, exit 2, no output.

@@ -26,9 +26,14 @@
 //     every cache row, each rank streaming its share of /gradients in row
 //     blocks (one GEMM per block), top `top` proponents and opponents merged
 //     exactly across ranks (index/top_k.h order; ties by ascending row).
-//     With candidates = "knn:K" (FastIF) only the K nearest training rows of
-//     each query in feature space (the index, `fathom index --field
-//     features`) are scored; each rank scores its share of the queries.
+//     With candidates = "knn:K" (FastIF) only candidate rows are scored,
+//     each rank scoring its share of the queries. The index decides which:
+//     over /features (`fathom index --field features`, FastIF proper) the K
+//     nearest training rows of each query in feature space; over /gradients
+//     with the inner-product metric (`fathom index --field gradients
+//     --metric ip`) the K rows of largest s·g and the K of smallest, i.e. the
+//     top lists themselves when the index is Flat (maximum inner-product
+//     search) and an approximation for IVF/HNSW.
 //  3. Outputs, written by rank 0 atomically:
 //     "<out>" JSONL, one line per query record (input order):
 //       {"id", "prediction", "target", "loss",
@@ -70,7 +75,7 @@ struct InfluenceOptions {
   bool texts = false;                  // entries get "text" (set when --corpus is given)
   std::int64_t snippet_chars = 200;
   SolverOptions solver;
-  std::string candidates = "all";      // all | knn:K
+  std::string candidates = "all";      // all | knn:K (with `index`: over features, or gradients with ip)
   std::string index;                   // features index for knn:K
   std::int64_t recall_queries = 20;    // FastIF: queries re-scored by a full scan for the recall estimate
   std::int64_t top = 20;
