@@ -74,7 +74,8 @@ std::vector<Verdict> rank_rows(const index::Neighbors& all, const knn_detail::Kn
 }
 
 void write_ranking(const std::vector<Verdict>& verdicts, const index::Neighbors& all, const knn_detail::KnnTables& t,
-                   std::ostream& out) {
+                   std::int64_t neighbors_written, std::ostream& out) {
+  const std::int64_t take = neighbors_written < 0 ? all.k : std::min(all.k, neighbors_written);
   std::int64_t rank = 0;
   for (const Verdict& v : verdicts) {
     nlohmann::ordered_json line;
@@ -83,7 +84,7 @@ void write_ranking(const std::vector<Verdict>& verdicts, const index::Neighbors&
     line["label"] = t.label_json(t.labels[std::size_t(v.row)]);
     line["disagreement"] = v.found > 0 ? nlohmann::ordered_json(double(v.differ) / double(v.found))
                                        : nlohmann::ordered_json();
-    line["neighbors"] = knn_detail::neighbors_json(all, v.row, t, -1, all.k, nullptr);
+    line["neighbors"] = knn_detail::neighbors_json(all, v.row, t, -1, take, nullptr);
     out << line.dump() << '\n';
   }
 }
@@ -124,7 +125,7 @@ AuditResult audit(const AuditOptions& o, comm::Communicator& comm) {
     const fs::path parent = fs::path(o.out).parent_path();
     if (!parent.empty()) fs::create_directories(parent);
     AtomicFile out(o.out);
-    write_ranking(verdicts, all, tables, out.stream());
+    write_ranking(verdicts, all, tables, o.neighbors_written, out.stream());
     out.commit();
     std::int64_t with_neighbors = 0;
     for (const Verdict& v : verdicts)

@@ -48,6 +48,7 @@ std::string run_knn_suspects(const audit::AuditOptions& o, const std::string& in
   a.index = index;
   a.cache = o.cache;
   a.k = k;
+  a.neighbors_written = 0;  // only the disagreements are read back
   a.out = (std::filesystem::path(o.out) / "knn-suspects.jsonl").string();
   const attrib::AuditResult r = attrib::audit(a, comm);
   if (comm.is_root())

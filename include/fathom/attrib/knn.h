@@ -96,6 +96,10 @@ KnnResult knn(const KnnOptions& options, comm::Communicator& comm);
 
 struct AuditOptions : KnnSources {
   std::size_t memory_budget_bytes = std::size_t(64) << 20;  // per rank, for one block of feature rows
+  // Neighbours written per line (nearest first); -1 = all k. `fathom audit`
+  // writes none: it needs the disagreements only, and at 1M rows the k
+  // neighbour lists are ~0.7 GB of JSON to write and parse again.
+  std::int64_t neighbors_written = -1;
 };
 
 struct AuditResult {
