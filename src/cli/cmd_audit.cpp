@@ -30,8 +30,11 @@ void print_planted(std::ostream& os, const std::string& report_json) {
        << "\n";
   if (!planted.contains("flipped")) return;
   const nlohmann::json& f = planted["flipped"];
-  os << "  planted flips: " << f.value("planted", 0) << "; in the " << f.value("listed", 0)
-     << " likely mislabels: " << f.value("flipped_among_listed", 0) << "\n";
+  const int flips = f.value("planted", 0), listed = f.value("listed", 0), hits = f.value("flipped_among_listed", 0);
+  os << "  planted flips: " << flips << "; in the " << listed << " likely mislabels: " << hits;
+  if (listed > 0 && flips > 0)
+    os << " (precision " << double(hits) / listed << ", recall " << double(hits) / flips << ")";
+  os << "\n";
   for (const char* source : audit::kMislabelSources)
     if (f.contains(source))
       os << "    " << source << ": " << f[source].value("recall_top_10pct", 0.0) * 100
