@@ -154,18 +154,24 @@ class Reduction {
         e.path.back().confidence = e.confidence;
         kept[s].push_back(std::move(e));
       }
-      for (const auto& [s, e] : parents) {
+      // Once per example (parents lists each example's beam entries
+      // together): a beam of B entries is B parents of ONE example, and its
+      // next beam is chosen once from all their children.
+      State* previous = nullptr;
+      for (const auto& parent : parents) {
+        State* s = parent.first;
+        if (s == previous) continue;
+        previous = s;
         auto it = kept.find(s);
         if (it == kept.end()) {
-          s->done = true;  // no removal keeps the prediction: the current beam is final
+          s->done = true;  // no removal from any beam entry keeps the prediction: the current beam is final
           continue;
         }
         std::vector<Entry>& next = it->second;
         std::stable_sort(next.begin(), next.end(),
                          [](const Entry& a, const Entry& b) { return a.confidence > b.confidence; });
         next.resize(std::min<std::size_t>(next.size(), std::size_t(c_.beam)));
-        s->beam = std::move(next);
-        kept.erase(it);
+        s->beam = std::move(next);  // invalidates the Entry pointers in parents: not used below
       }
     }
     std::vector<ReduceResult> out;

@@ -180,7 +180,10 @@ class Builder {
     std::unordered_map<std::size_t, std::vector<std::size_t>> triggers_of;  // stat index -> triggers
     for (const auto& h : trigger_hits()) {
       const std::int64_t i = stat_index(h.token);
-      if (i >= 0) triggers_of[std::size_t(i)].push_back(h.trigger);
+      if (i < 0) continue;
+      // A token repeated in one trigger ("cnet cnet cnet") is one piece of evidence.
+      std::vector<std::size_t>& list = triggers_of[std::size_t(i)];
+      if (std::find(list.begin(), list.end(), h.trigger) == list.end()) list.push_back(h.trigger);
     }
     for (std::size_t i = 0; i < s_.ids.size(); ++i) {
       auto t = triggers_of.find(i);

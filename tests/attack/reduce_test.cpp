@@ -119,6 +119,39 @@ TEST(Reduce, BeamOneRemovesTheMinimumSaliencyTokenUntilThePredictionWouldChange)
   }
 }
 
+// A beam of B stops only when no child of any beam entry keeps the
+// prediction; in particular the best entry's B least salient removals
+// (saliency recomputed here by autograd) must each change it — unless the
+// entry is at the minimum length. (A beam that stopped when the first of its
+// entries had no surviving child used to end after two removals.)
+TEST(Reduce, BeamSearchStopsOnlyWhenTheBestEntrysChildrenAllFlip) {
+  auto& f = fx();
+  attack::ReduceConfig c;
+  c.beam = 3;
+  for (model::Bundle* b : {&f.boe, &f.bilstm}) {
+    std::int64_t checked = 0, long_reductions = 0;
+    for (const auto& r : attack::reduce(*b, f.test, c)) {
+      expect_path_replays(*b, r);
+      long_reductions += r.removed.size() > 2;
+      const std::vector<std::int64_t>& ids = r.ids_after;
+      if (ids.size() <= 3) continue;  // [CLS] one token [SEP]: the minimum
+      const std::vector<double> s = saliency_of(*b, ids, r.label);
+      std::vector<std::pair<double, std::size_t>> order;
+      for (std::size_t t = 1; t + 1 < ids.size(); ++t) order.emplace_back(s[t], t);
+      std::sort(order.begin(), order.end());
+      for (std::size_t k = 0; k < std::min<std::size_t>(order.size(), std::size_t(c.beam)); ++k) {
+        std::vector<std::int64_t> child = ids;
+        child.erase(child.begin() + std::ptrdiff_t(order[k].second));
+        EXPECT_NE(probs_of(*b, child).argmax().item<std::int64_t>(), r.label)
+            << r.id << ": removing token " << order[k].second << " keeps the prediction, but the search stopped";
+      }
+      ++checked;
+    }
+    EXPECT_GT(long_reductions, 0) << "no example lost more than two tokens";
+    (void)checked;
+  }
+}
+
 TEST(Reduce, BatchEqualsOneByOne) {
   auto& f = fx();
   const auto batch = attack::reduce(f.bilstm, f.test, attack::ReduceConfig{});

@@ -68,7 +68,9 @@ TEST(AuditCli, PlantedSentimentArtifactIsTopAndPageIsSelfContained) {
       si << "{\"id\":\"" << id << "\",\"score\":" << (flipped.count(id) ? 10.0 + i % 7 : 1.0 + (i % 11) * 0.1) << "}\n";
       ++i;
     }
-    std::ofstream(dir / "triggers.json") << "{\"trigger_tokens\":[\"" << token << "\",\"the\"],\"flip_rate\":0.8,\"target\":\""
+    // The artifact twice in the trigger: still one line of evidence.
+    std::ofstream(dir / "triggers.json") << "{\"trigger_tokens\":[\"" << token << "\",\"the\",\"" << token
+                                         << "\"],\"flip_rate\":0.8,\"target\":\""
                                          << label << "\"}";
   }
   const auto r = run_fathom("audit --corpus " + dir / "data/train.jsonl" + " --truth " + dir / "data/truth.json" +
@@ -83,6 +85,10 @@ TEST(AuditCli, PlantedSentimentArtifactIsTopAndPageIsSelfContained) {
   EXPECT_TRUE(rep["top_tokens"][label][0]["significant"].get<bool>());
   EXPECT_EQ(rep["planted"]["artifacts"][0]["rank_for_label"], 1);
   EXPECT_EQ(rep["artifacts"][0]["token"], token) << "significant and a trigger token: ranked first";
+  std::size_t trigger_lines = 0;
+  for (const auto& e : rep["artifacts"][0]["evidence"])
+    trigger_lines += e.get<std::string>().rfind("in trigger #1", 0) == 0;
+  EXPECT_EQ(trigger_lines, 1u) << rep["artifacts"][0]["evidence"].dump(1);
   // The stand-in scores put every flipped example on top: all 20 listed are flips.
   EXPECT_EQ(rep["planted"]["flipped"]["flipped_among_listed"], 20);
   EXPECT_EQ(rep["planted"]["flipped"]["self_influence"]["roc_auc"], 1.0);
