@@ -80,7 +80,7 @@ struct SaliencySettings {
   std::int64_t samples = 10;                             // smoothgrad N
   double noise = 0.01;                                   // smoothgrad σ / (max − min)
   std::uint64_t seed = 0;                                // smoothgrad
-  std::int64_t rows_per_pass = 1024;                     // rows of one batched forward/backward
+  std::int64_t rows_per_pass = 32;  // rows of one batched forward/backward (measured: README "Saliency")
   // Called before every batched pass; may throw to abandon the computation
   // (the server's per-request deadline). Empty = never.
   std::function<void()> checkpoint;
