@@ -21,35 +21,13 @@ import subprocess
 import sys
 import tempfile
 
-SKIP = 77
-
-
-def skip(why):
-    print("skipping: " + why)
-    sys.exit(SKIP)
-
-
-def find(*names):
-    for n in names:
-        p = shutil.which(n) or (n if os.path.exists(n) else None)
-        if p:
-            return p
-    return None
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from browser_support import require_chromium, start_chromium  # noqa: E402
 
 
 def main():
     fathom, screenshot = sys.argv[1], sys.argv[2]
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-        from selenium.webdriver.common.by import By
-    except ImportError:
-        skip("python3-selenium is not installed (apt-get install python3-selenium)")
-    chromium = find("chromium", "/usr/bin/chromium", "chromium-browser")
-    driver_bin = find("chromedriver", "/usr/bin/chromedriver")
-    if not chromium or not driver_bin:
-        skip("chromium / chromium-driver are not installed (apt-get install chromium chromium-driver)")
-
+    require_chromium()
     work = tempfile.mkdtemp(prefix="fathom-report-browser-")
     driver = None
     try:
@@ -72,14 +50,7 @@ def main():
         report = json.load(open(os.path.join(work, "audit", "report.json")))
         page = os.path.join(work, "audit", "report.html")
 
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = chromium
-        for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--no-first-run", "--window-size=1300,2400", "--user-data-dir=" + os.path.join(work, "profile")):
-            opts.add_argument(a)
-        driver = webdriver.Chrome(service=Service(driver_bin), options=opts)
-        driver.set_page_load_timeout(60)
+        driver, By, _ = start_chromium(work, "1300,2400")
         driver.get("file://" + page)
 
         failures = []
