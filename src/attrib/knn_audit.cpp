@@ -38,44 +38,33 @@ bool more_suspicious(const Verdict& a, const Verdict& b) {
   return a.row < b.row;
 }
 
-// Rank 0: the neighbours of rows [begin, begin + n) from their k + 1 lists,
-// the row itself dropped, into `all` (one list of k per cache row).
-void keep_block(const index::Neighbors& lists, std::int64_t begin, std::int64_t k, index::Neighbors& all) {
+// Rank 0, per block: each row's verdict from its k + 1 lists (the row itself
+// dropped, the first k others kept), and the first `kept.k` of those
+// neighbours into `kept` (the columns the output writes). Only the verdicts
+// (24 bytes per row) and the written columns stay in memory, not N x k lists.
+void keep_block(const index::Neighbors& lists, std::int64_t begin, std::int64_t k, const knn_detail::KnnTables& t,
+                std::vector<Verdict>& verdicts, index::Neighbors& kept) {
   for (std::int64_t q = 0; q < lists.queries; ++q) {
     const std::int64_t row = begin + q;
-    std::int64_t kept = 0;
-    for (std::int64_t j = 0; j < lists.k && kept < k; ++j) {
-      const std::size_t at = std::size_t(q * lists.k + j);
-      if (lists.rows[at] < 0 || lists.rows[at] == row) continue;
-      all.rows[std::size_t(row * k + kept)] = lists.rows[at];
-      all.distances[std::size_t(row * k + kept)] = lists.distances[at];
-      ++kept;
-    }
-  }
-}
-
-// Rank 0: verdicts of the labelled rows, ranked.
-std::vector<Verdict> rank_rows(const index::Neighbors& all, const knn_detail::KnnTables& t) {
-  std::vector<Verdict> verdicts;
-  for (std::int64_t row = 0; row < t.rows; ++row) {
     const std::int64_t own = t.labels[std::size_t(row)];
-    if (own < 0) continue;  // unlabelled: nothing to disagree with
     Verdict v{row, 0, 0};
-    for (std::int64_t j = 0; j < all.k; ++j) {
-      const std::int64_t n = all.rows[std::size_t(row * all.k + j)];
-      if (n < 0) continue;
+    for (std::int64_t j = 0; j < lists.k && v.found < k; ++j) {
+      const std::size_t at = std::size_t(q * lists.k + j);
+      const std::int64_t n = lists.rows[at];
+      if (n < 0 || n == row) continue;
+      if (v.found < kept.k) {
+        kept.rows[std::size_t(row * kept.k + v.found)] = n;
+        kept.distances[std::size_t(row * kept.k + v.found)] = lists.distances[at];
+      }
       ++v.found;
       v.differ += t.labels[std::size_t(n)] != own ? 1 : 0;
     }
-    verdicts.push_back(v);
+    if (own >= 0) verdicts.push_back(v);  // unlabelled: nothing to disagree with
   }
-  std::sort(verdicts.begin(), verdicts.end(), more_suspicious);
-  return verdicts;
 }
 
-void write_ranking(const std::vector<Verdict>& verdicts, const index::Neighbors& all, const knn_detail::KnnTables& t,
-                   std::int64_t neighbors_written, std::ostream& out) {
-  const std::int64_t take = neighbors_written < 0 ? all.k : std::min(all.k, neighbors_written);
+void write_ranking(const std::vector<Verdict>& verdicts, const index::Neighbors& kept, const knn_detail::KnnTables& t,
+                   std::ostream& out) {
   std::int64_t rank = 0;
   for (const Verdict& v : verdicts) {
     nlohmann::ordered_json line;
@@ -84,7 +73,7 @@ void write_ranking(const std::vector<Verdict>& verdicts, const index::Neighbors&
     line["label"] = t.label_json(t.labels[std::size_t(v.row)]);
     line["disagreement"] = v.found > 0 ? nlohmann::ordered_json(double(v.differ) / double(v.found))
                                        : nlohmann::ordered_json();
-    line["neighbors"] = knn_detail::neighbors_json(all, v.row, t, -1, take, nullptr);
+    line["neighbors"] = knn_detail::neighbors_json(kept, v.row, t, -1, kept.k, nullptr);
     out << line.dump() << '\n';
   }
 }
@@ -106,26 +95,28 @@ AuditResult audit(const AuditOptions& o, comm::Communicator& comm) {
   // Every rank reads the same blocks (the search wants the same queries on
   // every rank); rank 0 keeps the lists.
   const index::Metric metric = tables.manifest.metric;
-  index::Neighbors all;
-  if (comm.is_root()) all = index::Neighbors(tables.rows, o.k, metric);
+  const std::int64_t written = o.neighbors_written < 0 ? o.k : std::min(o.k, o.neighbors_written);
+  std::vector<Verdict> verdicts;
+  index::Neighbors kept;
+  if (comm.is_root()) kept = index::Neighbors(tables.rows, written, metric);
   Progress progress("knn audit", tables.rows, "rows", o.progress_period_s);
   for (;;) {
     bool more = false;
     comm::collective_check(comm, "reading the features of " + tables.cache_path, [&] { more = blocks->next(); });
     if (!more) break;
     const index::Neighbors lists = index.search(blocks->data(), blocks->count(), o.k + 1);
-    if (comm.is_root()) keep_block(lists, blocks->begin(), o.k, all);
+    if (comm.is_root()) keep_block(lists, blocks->begin(), o.k, tables, verdicts, kept);
     progress.advance(blocks->count());
   }
   progress.finish();
 
   double sums[2] = {0, 0};  // labelled rows, sum of their disagreements (rank 0)
   comm::on_root(comm, "writing " + o.out, [&] {
-    const std::vector<Verdict> verdicts = rank_rows(all, tables);
+    std::sort(verdicts.begin(), verdicts.end(), more_suspicious);
     const fs::path parent = fs::path(o.out).parent_path();
     if (!parent.empty()) fs::create_directories(parent);
     AtomicFile out(o.out);
-    write_ranking(verdicts, all, tables, o.neighbors_written, out.stream());
+    write_ranking(verdicts, kept, tables, out.stream());
     out.commit();
     std::int64_t with_neighbors = 0;
     for (const Verdict& v : verdicts)

@@ -48,9 +48,10 @@
 // Work: every rank parses the whole query file (cheap next to the forward)
 // and computes its share of each block's batches; the search is collective.
 // Memory: knn holds one block of queries (block_queries) and its results;
-// audit holds one block of feature rows on every rank, and on rank 0 the
-// neighbour rows and distances of every row (N x k x 12 bytes), the cache
-// ids, and the corpus snippets when a corpus is given.
+// audit holds one block of feature rows on every rank, and on rank 0 each
+// labelled row's verdict (24 bytes), the neighbours it writes (N x
+// neighbors_written x 12 bytes; none for `fathom audit`), the cache ids, and
+// the corpus snippets when a corpus is given.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
