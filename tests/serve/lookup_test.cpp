@@ -24,6 +24,7 @@ using fathom::serve_testing::body_of;
 using fathom::serve_testing::expect_error;
 using fathom::serve_testing::HttpResponse;
 using fathom::serve_testing::ServerProcess;
+using fathom::serve_testing::SharedServerSuite;
 using nlohmann::json;
 
 std::string slurp(const std::string& path) {
@@ -102,7 +103,7 @@ void expect_close(double a, double b, const std::string& what) {
   EXPECT_LE(std::abs(a - b), 1e-6 + 1e-5 * std::abs(b)) << what << ": server " << a << ", cli " << b;
 }
 
-class LookupServe : public ::testing::Test {
+class LookupServe : public SharedServerSuite<LookupServe> {
  protected:
   static void SetUpTestSuite() {
     Data& d = data();
@@ -110,14 +111,7 @@ class LookupServe : public ::testing::Test {
                                                 d.d + "/cache.h5", "--corpus", d.d + "/data/train.jsonl",
                                                 "--workers", "2"});
   }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  static int port() { return server_->port(); }
-  static ServerProcess* server_;
 };
-ServerProcess* LookupServe::server_ = nullptr;
 
 TEST_F(LookupServe, ModelAndPageAdvertiseTheLookups) {
   json m = body_of(http(port(), "GET", "/v1/model"));

@@ -180,4 +180,18 @@ inline void expect_error(const HttpResponse& r, int status, const std::string& f
   if (!field.empty()) EXPECT_EQ(j["error"]["field"], field) << what << ": " << r.body;
 }
 
+// A test suite sharing one server: the suite's SetUpTestSuite starts it
+// into server_ (Derived keeps each suite's server apart); torn down after
+// the suite.
+template <class Derived>
+class SharedServerSuite : public ::testing::Test {
+ protected:
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static int port() { return server_->port(); }
+  static inline ServerProcess* server_ = nullptr;
+};
+
 }  // namespace fathom::serve_testing

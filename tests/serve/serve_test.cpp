@@ -23,6 +23,7 @@ using fathom::serve_testing::body_of;
 using fathom::serve_testing::expect_error;
 using fathom::serve_testing::HttpResponse;
 using fathom::serve_testing::ServerProcess;
+using fathom::serve_testing::SharedServerSuite;
 using nlohmann::json;
 
 struct Shared {
@@ -47,17 +48,10 @@ std::unique_ptr<ServerProcess> start(const std::vector<std::string>& extra = {})
   return std::make_unique<ServerProcess>(FATHOM_BINARY, args);
 }
 
-class ServeTest : public ::testing::Test {
+class ServeTest : public SharedServerSuite<ServeTest> {
  protected:
   static void SetUpTestSuite() { server_ = start({"--workers", "2", "--queue", "8"}).release(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  static int port() { return server_->port(); }
-  static ServerProcess* server_;
 };
-ServerProcess* ServeTest::server_ = nullptr;
 
 TEST_F(ServeTest, HealthModelAndPage) {
   HttpResponse h = http(port(), "GET", "/healthz");
